@@ -37,31 +37,32 @@ func (e *FieldError) Error() string {
 }
 
 // Load reads the weir.yaml at path, interpolates ${VAR} and ${VAR:default}
-// from the process environment, lays it over Default and validates the
-// result. An empty path means "no file": the defaults, validated.
-func Load(path string) (Config, error) {
-	if path == "" {
-		c := Default()
-		return c, c.Validate()
+// from the process environment, lays it over Default, applies overrides
+// (command-line flags) and validates the result. An empty path means "no
+// file": the defaults with the overrides, validated.
+func Load(path string, overrides ...func(*Config)) (Config, error) {
+	var data []byte
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return Config{}, fmt.Errorf("read config: %w", err)
+		}
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("read config: %w", err)
-	}
-	c, err := Parse(data, os.LookupEnv)
-	if err != nil {
+	c, err := Parse(data, os.LookupEnv, overrides...)
+	if err != nil && path != "" {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
-	return c, nil
+	return c, err
 }
 
 // Parse decodes a weir.yaml body over Default, strictly: unknown keys,
 // duplicate keys, values of the wrong type, unset variables without a default
 // and invalid settings are all errors, each naming its field (errors.Join of
 // *FieldError when there are several). lookup resolves ${VAR} references;
-// nil means no variable is set. The body is untrusted input: Parse never
-// panics on it.
-func Parse(data []byte, lookup LookupFunc) (Config, error) {
+// nil means no variable is set. overrides run after decoding and before
+// validation, so a flag can replace a bad value from the file. The body is
+// untrusted input: Parse never panics on it.
+func Parse(data []byte, lookup LookupFunc, overrides ...func(*Config)) (Config, error) {
 	if lookup == nil {
 		lookup = func(string) (string, bool) { return "", false }
 	}
@@ -69,10 +70,10 @@ func Parse(data []byte, lookup LookupFunc) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return c, c.Validate() // an empty file (or only comments) sets nothing
+		if !errors.Is(err, io.EOF) {
+			return Config{}, fmt.Errorf("invalid YAML: %w", err)
 		}
-		return Config{}, fmt.Errorf("invalid YAML: %w", err)
+		// An empty file (or only comments) sets nothing.
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -90,17 +91,36 @@ func Parse(data []byte, lookup LookupFunc) (Config, error) {
 		return Config{}, errors.Join(d.errs...)
 	}
 	c.normalise()
+	fromFile := c
+	for _, o := range overrides {
+		o(&c)
+	}
+	c.normalise()
 	if err := c.Validate(); err != nil {
-		// Point each validation error at the line that set the value.
+		// Point each validation error at the line that set the value, unless
+		// an override replaced that value.
 		var fe *FieldError
 		for _, e := range unjoin(err) {
-			if errors.As(e, &fe) && fe.Line == 0 {
+			if errors.As(e, &fe) && fe.Line == 0 && sameField(c, fromFile, fe.Field) {
 				fe.Line = d.lines[fe.Field]
 			}
 		}
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// sameField reports whether the dotted yaml key has the same value in a and b.
+func sameField(a, b Config, path string) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for _, key := range strings.Split(path, ".") {
+		idx, ok := yamlFields(va.Type())[key]
+		if !ok {
+			return false
+		}
+		va, vb = va.Field(idx), vb.Field(idx)
+	}
+	return va.Interface() == vb.Interface()
 }
 
 func unjoin(err error) []error {

@@ -321,6 +321,23 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// TestParseOverrides checks that overrides (command-line flags) win over the
+// file, can repair a bad file value, and that an error about an overridden
+// value does not point at the file's line.
+func TestParseOverrides(t *testing.T) {
+	body := []byte("server:\n  addr: nope\nlog:\n  level: loud\n")
+	c, err := Parse(body, nil, func(c *Config) { c.Server.Addr = "127.0.0.1:0" }, func(c *Config) { c.Log.Level = "DEBUG" })
+	if err != nil || c.Server.Addr != "127.0.0.1:0" || c.Log.Level != "debug" {
+		t.Fatalf("overrides: %+v, %v", c.Server, err)
+	}
+	_, err = Parse(body, nil, func(c *Config) { c.Server.Addr = "still-bad" })
+	want := "server.addr: must be host:port (e.g. 127.0.0.1:4195, :4195), got \"still-bad\"\n" +
+		"log.level (line 4): must be one of trace, debug, info, warn, error, got \"loud\""
+	if err == nil || err.Error() != want {
+		t.Fatalf("got error\n%v\nwant\n%s", err, want)
+	}
+}
+
 func TestYAMLUnmarshalers(t *testing.T) {
 	var v struct {
 		Size ByteSize `yaml:"size"`
