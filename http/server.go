@@ -20,6 +20,9 @@ type Options struct {
 	Engine Engine
 	// Streams serves the streams-mode API; nil disables those routes.
 	Streams Streams
+	// Usage answers the CDAP usage lookups (which topics each pipeline
+	// names); nil means no pipelines, so every lookup answers [].
+	Usage PipelineUsage
 	// Metrics serves GET /metrics (Prometheus text).
 	Metrics http.Handler
 	Logger  zerolog.Logger
@@ -37,12 +40,15 @@ type Server struct {
 	admin   http.Handler
 
 	mainPort int
+	// dedicated holds PolarStreams' optional per-family listeners
+	// (polar_listeners.go).
+	dedicated *dedicatedListeners
 }
 
 // New builds a Server; it does not listen until Serve.
 func New(opts Options) *Server {
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{opts: opts, log: opts.Logger}
+	s := &Server{opts: opts, log: opts.Logger, dedicated: &dedicatedListeners{}}
 	s.cdap = s.newCDAPHandler()
 	s.polar = s.newPolarHandler()
 	s.streams = s.newStreamsHandler()
@@ -73,6 +79,10 @@ func (s *Server) Listen() (net.Listener, error) {
 		return nil, err
 	}
 	s.mainPort = ln.Addr().(*net.TCPAddr).Port
+	if err := s.ListenDedicated(); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	return ln, nil
 }
 
@@ -82,17 +92,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.mainPort == 0 {
 		s.mainPort = ln.Addr().(*net.TCPAddr).Port
 	}
+	stopDedicated, err := s.serveDedicated()
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
+		sctx, cancel := context.WithTimeout(context.Background(), s.opts.Config.Server.ShutdownTimeout.Std())
+		defer cancel()
+		_ = stopDedicated(sctx)
 		return err
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.Config.Server.ShutdownTimeout.Std())
 	defer cancel()
-	err := srv.Shutdown(sctx)
+	err = srv.Shutdown(sctx)
+	if e := stopDedicated(sctx); e != nil && err == nil {
+		err = e
+	}
 	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
 		err = e
 	}
