@@ -93,4 +93,3 @@ func newToken() string {
 // lookupNone is the env lookup given to StreamBuilder: stored configs are
 // already substituted, so Benthos must never find a variable of its own.
 func lookupNone(string) (string, bool) { return "", false }
-

@@ -400,7 +400,7 @@ func (env *Environment) registerResourceComponents() error {
 
 type noopCache struct{}
 
-func (noopCache) Get(context.Context, string) ([]byte, error) { return nil, service.ErrKeyNotFound }
+func (noopCache) Get(context.Context, string) ([]byte, error)               { return nil, service.ErrKeyNotFound }
 func (noopCache) Set(context.Context, string, []byte, *time.Duration) error { return nil }
 func (noopCache) Add(context.Context, string, []byte, *time.Duration) error { return nil }
 func (noopCache) Delete(context.Context, string) error                      { return nil }

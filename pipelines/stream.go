@@ -258,4 +258,3 @@ func (w *statusWriter) WriteHeader(s int) {
 		w.status = s
 	}
 }
-
