@@ -29,7 +29,7 @@ const benchDrainTimeout = 5 * time.Second
 
 // benchMinSize is the smallest event: the JSON envelope carrying the send
 // time, which e2e needs to measure latency.
-const benchMinSize = 48
+const benchMinSize = 64
 
 func benchFlags() []ucli.Flag {
 	return []ucli.Flag{
