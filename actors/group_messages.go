@@ -1,0 +1,34 @@
+package actors
+
+import (
+	"github.com/weirflow/weir/config"
+)
+
+// Messages a consumer-group actor receives besides the routed Engine
+// requests (joinReq, pollReq, commitReq, leaveReq, describeGroupReq,
+// releasePollsReq) and partitions' *appendNotice.
+
+// topicCreated and topicDeleted keep the group's view of its namespace's
+// topics current (manager → group, no answer). A deleted topic leaves the
+// assignment at once and its committed offsets are dropped.
+type topicCreated struct{ Meta topicMeta }
+type topicDeleted struct{ Name, ID string }
+
+// groupTick drives the inactivity timeout (sent by the group's ticker; tests
+// may send it too).
+type groupTick struct{}
+
+// pollDeadline ends a parked poll's wait.
+type pollDeadline struct{ ID uint64 }
+
+// pollDone answers a routed poll.
+type pollResp struct{ Result config.PollResult }
+
+type joinResp struct{ Result config.JoinResult }
+
+// groupInfoResp is a group's own view; the Engine adds end offsets and lag
+// from the partitions (PIDs index-aligned with Info.Partitions).
+type groupInfoResp struct {
+	Info config.GroupInfo
+	Meta []topicMeta // the topics of Info.Partitions
+}

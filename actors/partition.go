@@ -1,0 +1,456 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/weirflow/weir/config"
+	"github.com/weirflow/weir/wal"
+)
+
+// Group-commit caps: one write takes queued requests until it holds about
+// this many events or bytes; a single request is never split (it is one
+// atomic WriteBatch by contract), so one request may exceed them.
+const (
+	batchMaxEvents = 1000
+	batchMaxBytes  = 1 << 20
+	// fetchMaxEvents/fetchMaxBytes bound one read by the partition actor so
+	// a big read never holds the mailbox for long.
+	fetchMaxEvents = 1000
+	fetchMaxBytes  = 1 << 20
+	// reopenBackoff spaces attempts to reopen a log that failed to open, so
+	// a broken disk does not turn every request into an open attempt.
+	reopenBackoff = 100 * time.Millisecond
+)
+
+// partition owns one wal.Log: it is the only code that touches it. Appends
+// are queued from the mailbox and written together (group commit); reads are
+// bounded. A write error poisons the log, so the actor answers every waiter
+// with an error and panics; the supervisor restarts it and Started reopens
+// the log, which repairs the tail.
+type partition struct {
+	sh      *shared
+	ns      string
+	topic   string
+	topicID string
+	index   int
+	dir     string
+	log     zerolog.Logger
+
+	wal       *wal.Log
+	lastOpen  time.Time
+	queue     []*pendingAppend
+	flushing  bool // a flushTick is in the mailbox
+	watchers  map[string]watcher
+	eventsIn  prometheus.Counter
+	bytesIn   prometheus.Counter
+	eventsOut prometheus.Counter
+	bytesOut  prometheus.Counter
+	endOffset prometheus.Gauge
+}
+
+type pendingAppend struct {
+	req    *appendReq
+	sender *actor.PID
+	bytes  int
+}
+
+type watcher struct {
+	pid  *actor.PID
+	from int64
+}
+
+func newPartitionProps(sh *shared, ns, topic, topicID string, index int, dir string) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		p := &partition{sh: sh, ns: ns, topic: topic, topicID: topicID, index: index, dir: dir,
+			watchers: map[string]watcher{}}
+		p.log = sh.log.With().Str("namespace", ns).Str("topic", topic).Int("partition", index).Logger()
+		part := strconv.Itoa(index)
+		p.eventsIn = sh.m.eventsIn.WithLabelValues(ns, topic)
+		p.bytesIn = sh.m.bytesIn.WithLabelValues(ns, topic)
+		p.eventsOut = sh.m.eventsOut.WithLabelValues(ns, topic)
+		p.bytesOut = sh.m.bytesOut.WithLabelValues(ns, topic)
+		p.endOffset = sh.m.endOffset.WithLabelValues(ns, topic, part)
+		return p
+	})
+}
+
+func (p *partition) Receive(ctx actor.Context) {
+	defer logPanic(p.log, ctx)
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		p.open()
+		var last int64
+		if p.wal != nil {
+			last = p.wal.LastTimestamp()
+		}
+		ctx.Send(ctx.Parent(), &partitionReady{Partition: p.index, LastTimestamp: last})
+	case *actor.Stopping:
+		// Stop is a system message: appends still queued in memory are
+		// written here so that nothing accepted is dropped silently.
+		p.writeAll(ctx, false)
+		p.close()
+	case *actor.Restarting:
+		p.close()
+	case *appendReq:
+		p.onAppend(ctx, m)
+	case *flushTick:
+		p.flushing = false
+		p.writeBatch(ctx, true)
+		if len(p.queue) > 0 {
+			p.scheduleFlush(ctx)
+		}
+	case *partitionFetch:
+		p.onFetch(ctx, m)
+	case *partitionRange:
+		p.onRange(ctx, m)
+	case *partitionInfoReq:
+		ctx.Respond(&partitionInfoResp{Info: p.info()})
+	case *partitionTruncate:
+		p.onTruncate(ctx)
+	case *partitionRetention:
+		p.onRetention(ctx, m)
+	case *partitionDrain:
+		p.writeAll(ctx, false)
+		if p.wal != nil {
+			if err := p.wal.Sync(); err != nil {
+				p.log.Error().Err(err).Msg("fsync on drain failed")
+			}
+		}
+		ctx.Respond(&okResp{})
+	case *partitionWatch:
+		p.onWatch(ctx, m)
+	}
+}
+
+// open opens (and thereby repairs) the log. A failure leaves p.wal nil; the
+// next request retries after reopenBackoff, so the partition recovers by
+// itself when the disk does.
+func (p *partition) open() {
+	p.lastOpen = time.Now()
+	if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		p.log.Error().Err(err).Str("dir", p.dir).Msg("cannot create partition directory")
+		return
+	}
+	opts := wal.DefaultOptions()
+	opts.SegmentSize = int(p.sh.cfg.Storage.SegmentSize)
+	opts.MaxBytes = int64(p.sh.cfg.Storage.MaxBytes)
+	opts.Logger = p.log
+	if p.sh.walOptions != nil {
+		p.sh.walOptions(&opts)
+	}
+	l, err := wal.Open(p.dir, opts)
+	if err != nil {
+		p.log.Error().Err(err).Str("dir", p.dir).Msg("cannot open partition log")
+		return
+	}
+	p.wal = l
+	p.endOffset.Set(float64(l.NextOffset()))
+}
+
+func (p *partition) close() {
+	if p.wal == nil {
+		return
+	}
+	if err := p.wal.Close(); err != nil && !errors.Is(err, wal.ErrPoisoned) {
+		p.log.Error().Err(err).Msg("closing partition log failed")
+	}
+	p.wal = nil
+}
+
+// ready reopens a closed log if the backoff allows, and reports whether the
+// log is usable.
+func (p *partition) ready() error {
+	if p.wal != nil {
+		return nil
+	}
+	if time.Since(p.lastOpen) >= reopenBackoff {
+		p.open()
+	}
+	if p.wal == nil {
+		return fmt.Errorf("%w: partition %s/%s/%d cannot be opened", config.ErrStorage, p.ns, p.topic, p.index)
+	}
+	return nil
+}
+
+func (p *partition) onAppend(ctx actor.Context, m *appendReq) {
+	if len(p.queue) >= p.sh.cfg.Storage.MaxInflightAppends {
+		p.reply(ctx, ctx.Sender(), &failure{err: fmt.Errorf("%w: %s/%s partition %d has %d appends in flight",
+			config.ErrBusy, p.ns, p.topic, p.index, len(p.queue))})
+		return
+	}
+	if err := p.ready(); err != nil {
+		p.reply(ctx, ctx.Sender(), &failure{err: err})
+		return
+	}
+	size := 0
+	for i := range m.Records {
+		size += len(m.Records[i].Body)
+	}
+	p.queue = append(p.queue, &pendingAppend{req: m, sender: ctx.Sender(), bytes: size})
+	p.scheduleFlush(ctx)
+}
+
+func (p *partition) scheduleFlush(ctx actor.Context) {
+	if !p.flushing {
+		p.flushing = true
+		ctx.Send(ctx.Self(), &flushTick{})
+	}
+}
+
+func (p *partition) writeAll(ctx actor.Context, panicOnError bool) {
+	for len(p.queue) > 0 && p.wal != nil {
+		p.writeBatch(ctx, panicOnError)
+	}
+	// Whatever could not be written (no log) is refused, never left hanging.
+	p.failQueue(ctx, 0, fmt.Errorf("%w: partition %s/%s/%d is closed", config.ErrStorage, p.ns, p.topic, p.index))
+}
+
+// writeBatch writes the head of the queue as one Append (one fsync) and acks
+// every request in it. Acks go out only after Append returned without error:
+// an acknowledged event is on disk.
+func (p *partition) writeBatch(ctx actor.Context, panicOnError bool) {
+	if len(p.queue) == 0 {
+		return
+	}
+	if err := p.ready(); err != nil {
+		p.failQueue(ctx, 0, err)
+		return
+	}
+	n, events, bytes := 0, 0, 0
+	for n < len(p.queue) {
+		pa := p.queue[n]
+		if n > 0 && (events+len(pa.req.Records) > batchMaxEvents || bytes+pa.bytes > batchMaxBytes) {
+			break
+		}
+		events += len(pa.req.Records)
+		bytes += pa.bytes
+		n++
+	}
+	batch := p.queue[:n]
+	reqs := make([][]wal.Record, n)
+	for i, pa := range batch {
+		reqs[i] = pa.req.Records
+	}
+	start := time.Now()
+	first, err := p.wal.Append(reqs...)
+	p.sh.m.appendTime.Observe(time.Since(start).Seconds())
+	if err != nil {
+		// The log is poisoned: tidwall/wal's in-memory state may no longer
+		// match the disk. Refuse everything waiting, then fail so the
+		// supervisor rebuilds the actor and Started reopens (repairs) it.
+		werr := fmt.Errorf("%w: append to %s/%s partition %d: %v", config.ErrStorage, p.ns, p.topic, p.index, err)
+		p.failQueue(ctx, 0, werr)
+		p.log.Error().Err(err).Msg("append failed; restarting partition to repair its log")
+		p.close()
+		if panicOnError {
+			panic(werr)
+		}
+		return
+	}
+	p.sh.m.batchSize.Observe(float64(events))
+	p.eventsIn.Add(float64(events))
+	p.bytesIn.Add(float64(bytes))
+	var counted int64
+	off := first
+	for _, pa := range batch {
+		cnt := len(pa.req.Records)
+		if pa.req.Counted {
+			counted += int64(pa.bytes)
+		}
+		p.reply(ctx, pa.sender, &produceResp{Result: config.ProduceResult{
+			Partition: p.index, FirstOffset: off, Count: cnt, Timestamp: pa.req.Records[0].Timestamp,
+		}})
+		off += int64(cnt)
+	}
+	// Drop references to the written requests so their bodies can be freed.
+	for i := range batch {
+		p.queue[i] = nil
+	}
+	p.queue = p.queue[n:]
+	next := p.wal.NextOffset()
+	p.endOffset.Set(float64(next))
+	if counted > 0 {
+		ctx.Send(ctx.Parent(), &partitionAppended{Partition: p.index, CountedBytes: counted})
+	}
+	p.notifyWatchers(ctx, next)
+}
+
+func (p *partition) failQueue(ctx actor.Context, from int, err error) {
+	for i := from; i < len(p.queue); i++ {
+		p.reply(ctx, p.queue[i].sender, &failure{err: err})
+		p.queue[i] = nil
+	}
+	p.queue = p.queue[:from]
+}
+
+// reply answers a request whose sender may be nil (fire-and-forget appends
+// such as notifications).
+func (p *partition) reply(ctx actor.Context, to *actor.PID, msg any) {
+	if to != nil {
+		ctx.Send(to, msg)
+	}
+}
+
+func (p *partition) notifyWatchers(ctx actor.Context, next int64) {
+	for id, w := range p.watchers {
+		if next > w.from {
+			ctx.Send(w.pid, &appendNotice{TopicID: p.topicID, Partition: p.index, Next: next})
+			delete(p.watchers, id)
+		}
+	}
+}
+
+func (p *partition) onWatch(ctx actor.Context, m *partitionWatch) {
+	s := ctx.Sender()
+	if s == nil {
+		return
+	}
+	if p.wal != nil && p.wal.NextOffset() > m.From {
+		ctx.Send(s, &appendNotice{TopicID: p.topicID, Partition: p.index, Next: p.wal.NextOffset()})
+		return
+	}
+	p.watchers[s.Id] = watcher{pid: s, from: m.From}
+}
+
+func (p *partition) info() config.PartitionInfo {
+	if p.wal == nil {
+		return config.PartitionInfo{Partition: p.index}
+	}
+	return config.PartitionInfo{
+		Partition:     p.index,
+		FirstOffset:   p.wal.FirstOffset(),
+		NextOffset:    p.wal.NextOffset(),
+		SizeBytes:     p.wal.Size(),
+		LastTimestamp: p.wal.LastTimestamp(),
+	}
+}
+
+func (p *partition) onFetch(ctx actor.Context, m *partitionFetch) {
+	if err := p.ready(); err != nil {
+		ctx.Respond(&failure{err: err})
+		return
+	}
+	maxEv, maxBytes := clampFetch(m.MaxEvents, m.MaxBytes)
+	entries, err := p.wal.Fetch(m.From, maxEv, maxBytes)
+	if err != nil {
+		ctx.Respond(&failure{err: fmt.Errorf("%w: read %s/%s partition %d at %d: %v", config.ErrStorage, p.ns, p.topic, p.index, m.From, err)})
+		return
+	}
+	events := p.toEvents(entries)
+	ctx.Respond(&fetchResp{Result: config.FetchResult{
+		Events: events, FirstOffset: p.wal.FirstOffset(), NextOffset: p.wal.NextOffset(),
+	}})
+}
+
+func clampFetch(maxEvents, maxBytes int) (int, int) {
+	if maxEvents <= 0 || maxEvents > fetchMaxEvents {
+		maxEvents = fetchMaxEvents
+	}
+	if maxBytes <= 0 || maxBytes > fetchMaxBytes {
+		maxBytes = fetchMaxBytes
+	}
+	return maxEvents, maxBytes
+}
+
+func (p *partition) toEvents(entries []wal.Entry) []config.Event {
+	if len(entries) == 0 {
+		return nil
+	}
+	out := make([]config.Event, len(entries))
+	bytes := 0
+	for i, e := range entries {
+		out[i] = config.Event{Partition: p.index, Offset: e.Offset, Timestamp: e.Timestamp,
+			Headers: e.Headers, Key: e.Key, Body: e.Body}
+		bytes += len(e.Body)
+	}
+	p.eventsOut.Add(float64(len(out)))
+	p.bytesOut.Add(float64(bytes))
+	return out
+}
+
+func (p *partition) onRange(ctx actor.Context, m *partitionRange) {
+	if err := p.ready(); err != nil {
+		ctx.Respond(&failure{err: err})
+		return
+	}
+	from := m.FromOffset
+	if from < 0 {
+		var err error
+		if from, err = p.wal.OffsetForTime(m.FromTime); err != nil {
+			ctx.Respond(&failure{err: fmt.Errorf("%w: time index of %s/%s partition %d: %v", config.ErrStorage, p.ns, p.topic, p.index, err)})
+			return
+		}
+	}
+	maxEv, maxBytes := clampFetch(m.MaxEvents, m.MaxBytes)
+	entries, err := p.wal.Fetch(from, maxEv, maxBytes)
+	if err != nil {
+		ctx.Respond(&failure{err: fmt.Errorf("%w: read %s/%s partition %d at %d: %v", config.ErrStorage, p.ns, p.topic, p.index, from, err)})
+		return
+	}
+	resp := &rangeResp{Next: from}
+	// Timestamps only grow within a partition, so the first event at or
+	// past To ends the range.
+	cut := len(entries)
+	for i, e := range entries {
+		if e.Timestamp >= m.To {
+			cut = i
+			resp.Done = true
+			break
+		}
+	}
+	entries = entries[:cut]
+	if len(entries) > 0 {
+		resp.Next = entries[len(entries)-1].Offset + 1
+	} else if from < p.wal.FirstOffset() {
+		resp.Next = p.wal.FirstOffset()
+	}
+	if resp.Next >= p.wal.NextOffset() {
+		resp.Done = true
+	}
+	resp.Events = p.toEvents(entries)
+	ctx.Respond(resp)
+}
+
+func (p *partition) onTruncate(ctx actor.Context) {
+	// Appends queued before the truncate are written first: a send racing
+	// with a truncate is either removed with the old events or kept, never
+	// failed.
+	p.writeAll(ctx, true)
+	if err := p.ready(); err != nil {
+		ctx.Respond(&failure{err: err})
+		return
+	}
+	if err := p.wal.TruncateAll(); err != nil {
+		werr := fmt.Errorf("%w: truncate %s/%s partition %d: %v", config.ErrStorage, p.ns, p.topic, p.index, err)
+		ctx.Respond(&failure{err: werr})
+		p.close()
+		panic(werr)
+	}
+	ctx.Respond(&okResp{})
+}
+
+func (p *partition) onRetention(ctx actor.Context, m *partitionRetention) {
+	if err := p.ready(); err != nil {
+		ctx.Respond(&failure{err: err})
+		return
+	}
+	removed, err := p.wal.ApplyRetention(m.MinTimestamp)
+	if err != nil {
+		werr := fmt.Errorf("%w: retention on %s/%s partition %d: %v", config.ErrStorage, p.ns, p.topic, p.index, err)
+		ctx.Respond(&failure{err: werr})
+		p.close()
+		panic(werr)
+	}
+	if removed > 0 {
+		p.log.Info().Int64("removed", removed).Int64("first_offset", p.wal.FirstOffset()).Msg("retention removed events")
+	}
+	ctx.Respond(&okResp{})
+}

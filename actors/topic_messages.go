@@ -1,0 +1,70 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/weirflow/weir/config"
+)
+
+// topicMeta is what other actors need to address a topic incarnation's
+// partitions directly.
+type topicMeta struct {
+	Name       string
+	ID         string
+	Partitions int
+	PIDs       []*actor.PID
+}
+
+// produceReq is an Engine produce (manager → topic). Answer, from the
+// partition: *produceResp or *failure.
+type produceReq struct {
+	Req config.ProduceRequest
+}
+
+// readRangeReq is a time-range read across partitions. Answer: *readRangeResp or *failure.
+type readRangeReq struct {
+	NS, Topic string
+	From, To  int64
+	Limit     int
+}
+
+type readRangeResp struct {
+	Events []config.Event
+}
+
+// fetchReq reads one partition by offset. Answer: *fetchResp or *failure.
+type fetchReq struct {
+	NS, Topic string
+	Partition int
+	Offset    int64
+	MaxEvents int
+	MaxBytes  int
+}
+
+// truncateReq empties every partition. Answer: *okResp or *failure.
+type truncateReq struct {
+	NS, Topic string
+}
+
+// setTopicProps replaces a topic's properties (manager → topic, no answer).
+type setTopicProps struct {
+	Props config.TopicProps
+}
+
+// topicDrain drains every partition. Answer: *topicDrained.
+type topicDrain struct{}
+
+type topicDrained struct {
+	NS, Topic, ID           string
+	NotifyCount, NotifiedAt int64
+}
+
+// topicRetention runs retention on every partition. Answer: *okResp or *failure.
+type topicRetention struct{}
+
+// notifyCounters asks the manager to persist a topic's notification counter
+// (topic → manager, after a notification was published).
+type notifyCounters struct {
+	NS, Topic, ID           string
+	NotifyCount, NotifiedAt int64
+}
