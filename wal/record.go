@@ -154,15 +154,15 @@ func decodeRecord(b []byte) (Record, recordMeta, error) {
 	if err != nil {
 		return Record{}, m, err
 	}
-	body := b[pos:]
-	if len(key)+len(body) > 0 {
-		buf := make([]byte, len(key)+len(body))
-		copy(buf, key)
-		copy(buf[len(key):], body)
+	// Key and body are contiguous in the envelope: copy them with one
+	// allocation (the make+copy idiom, which skips zeroing the new memory).
+	if tail := b[pos-len(key):]; len(tail) > 0 {
+		buf := make([]byte, len(tail))
+		copy(buf, tail)
 		if len(key) > 0 {
 			r.Key = buf[:len(key):len(key)]
 		}
-		if len(body) > 0 {
+		if len(buf) > len(key) {
 			r.Body = buf[len(key):]
 		}
 	}

@@ -99,11 +99,11 @@ func TestDecodeRecordRejects(t *testing.T) {
 		"flipped crc":   mutate(func(b []byte) []byte { b[2] ^= 0x80; return b }),
 		"version 2":     mutate(func(b []byte) []byte { b[0] = 2; return reseal(b) }),
 		"unknown flags": mutate(func(b []byte) []byte { b[5] |= 0x4; return reseal(b) }),
-		"long varint": reseal(append(append(bytes.Clone(valid[:14]), 0x83, 0x00), valid[15:]...)),
-		"header order": reseal(appendBadHeaders(valid[:15], [][2]string{{"b", "2"}, {"a", "1"}})),
-		"dup header":   reseal(appendBadHeaders(valid[:15], [][2]string{{"a", "1"}, {"a", "2"}})),
-		"header count": mutate(func(b []byte) []byte { b[15] = 0x7f; return reseal(b) }),
-		"key overrun":  reseal(append(appendBadHeaders(valid[:15], nil)[:16:16], 0x7f, 'k')),
+		"long varint":   reseal(append(append(bytes.Clone(valid[:14]), 0x83, 0x00), valid[15:]...)),
+		"header order":  reseal(appendBadHeaders(valid[:15], [][2]string{{"b", "2"}, {"a", "1"}})),
+		"dup header":    reseal(appendBadHeaders(valid[:15], [][2]string{{"a", "1"}, {"a", "2"}})),
+		"header count":  mutate(func(b []byte) []byte { b[15] = 0x7f; return reseal(b) }),
+		"key overrun":   reseal(append(appendBadHeaders(valid[:15], nil)[:16:16], 0x7f, 'k')),
 	}
 	for name, b := range cases {
 		if _, _, err := decodeRecord(b); !errors.Is(err, ErrCorrupt) {
