@@ -94,7 +94,7 @@ func (a *streamActor) Receive(ctx actor.Context) {
 			if cur != nil {
 				cur.Stop(timeout)
 			}
-			root.Send(self, &streamOpDone{stop: true, reply: msg.reply})
+			root.Send(self, &streamOpDone{stop: true, replyS: msg.reply})
 		}()
 	case *markStreamFailedReq:
 		a.state = config.StreamFailed
@@ -178,9 +178,13 @@ func (a *streamActor) onOpDone(ctx actor.Context, msg *streamOpDone) {
 	switch {
 	case msg.stop:
 		// cur stays for its frozen uptime and final stats.
-		a.state = config.StreamStopped
+		if !msg.failed {
+			a.state = config.StreamStopped
+		}
 		a.publish()
-		close(msg.reply)
+		if msg.replyS != nil {
+			close(msg.replyS)
+		}
 	case msg.err != nil:
 		a.cur = nil
 		a.state = config.StreamFailed
@@ -242,7 +246,7 @@ func (a *streamActor) onPanic(ctx actor.Context, r *pipelines.Running) {
 	go func() {
 		r.Stop(timeout)
 		if failed {
-			root.Send(self, &streamOpDone{stop: true, reply: make(chan struct{}), failed: true})
+			root.Send(self, &streamOpDone{stop: true, failed: true})
 			return
 		}
 		// Time as a message: the retry arrives after the backoff.
