@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -22,6 +23,9 @@ import (
 // consumer groups with their lag, namespaces, and reading a partition by
 // offset without joining a group. Every answer is JSON; every error is
 // {"error":"<message>"} with a status from adminStatus (errors.go).
+
+// errGroupNotFound is answered for a consumer group the namespace never had.
+var errGroupNotFound = errors.New("consumer group not found")
 
 // maxAdminBody bounds admin request bodies; they are small JSON objects.
 const maxAdminBody = 1 << 20
@@ -632,6 +636,19 @@ func (s *Server) adminGetGroup(c *gin.Context) {
 	if err != nil {
 		s.adminFail(c, err)
 		return
+	}
+	if len(g.Members) == 0 && len(g.Partitions) == 0 {
+		// The engine describes any name; only a group in the catalog
+		// (one that ever had a member) is found.
+		known, err := eng.ListGroups(ctx, ns)
+		if err != nil {
+			s.adminFail(c, err)
+			return
+		}
+		if !slices.ContainsFunc(known, func(k config.GroupInfo) bool { return k.Name == group }) {
+			s.adminFail(c, fmt.Errorf("%w: %s/%s", errGroupNotFound, ns, group))
+			return
+		}
 	}
 	c.JSON(http.StatusOK, adminGroup(g))
 }

@@ -20,7 +20,7 @@ func adminStatus(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, config.ErrNamespaceNotFound), errors.Is(err, config.ErrTopicNotFound),
 		errors.Is(err, config.ErrPartitionNotFound), errors.Is(err, config.ErrStreamNotFound),
-		errors.Is(err, config.ErrNotMember):
+		errors.Is(err, config.ErrNotMember), errors.Is(err, errGroupNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, config.ErrNamespaceExists), errors.Is(err, config.ErrTopicExists),
 		errors.Is(err, config.ErrStreamExists), errors.Is(err, config.ErrMemberConflict):

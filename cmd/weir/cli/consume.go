@@ -95,7 +95,8 @@ type consumeOptions struct {
 	Count     int
 	Follow    bool
 	Earliest  bool
-	// FromMicros > 0 starts at the first event appended at or after it.
+	// FromTime starts at the first event appended at or after FromMicros.
+	FromTime   bool
 	FromMicros int64
 }
 
@@ -106,6 +107,7 @@ func (o *consumeOptions) parseFrom(s string) error {
 	case s == "latest":
 	case strings.HasPrefix(s, "@"):
 		v := s[1:]
+		o.FromTime = true
 		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 			o.FromMicros = t.UnixMicro()
 		} else if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms >= 0 {
@@ -190,7 +192,7 @@ func consumeNoGroup(stop context.Context, cl *Client, o consumeOptions, print ev
 	next := make([]int64, len(t.Partitions))
 	for i, p := range t.Partitions {
 		switch {
-		case o.FromMicros > 0:
+		case o.FromTime:
 			off, err := offsetForTime(ctx, cl, o, p, o.FromMicros)
 			if err != nil {
 				return err

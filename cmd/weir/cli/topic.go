@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -183,7 +184,10 @@ func printTopic(w io.Writer, tp api.AdminTopic) error {
 // oneArg returns the single positional argument a command needs.
 func oneArg(c *ucli.Context, what string) (string, error) {
 	if c.Args().Len() != 1 {
-		return "", usageError{fmt.Errorf("%s needs exactly one %s argument", c.Command.FullName(), what)}
+		if c.Args().Len() > 1 && strings.HasPrefix(c.Args().Get(1), "-") {
+			return "", usageError{fmt.Errorf("%s: flags go before the %s argument (%s)", c.Command.HelpName, what, c.Args().Get(1))}
+		}
+		return "", usageError{fmt.Errorf("%s needs exactly one %s argument", c.Command.HelpName, what)}
 	}
 	return c.Args().First(), nil
 }
