@@ -532,15 +532,11 @@ func (h *cdapHandler) sendAsync(c *gin.Context) {
 	}
 	ctx, cancel := h.s.requestContext(c)
 	defer cancel()
-	// Every check of a send runs before the 202, existence included, since
-	// nothing is reported once the event is queued.
-	if _, err := h.engine().GetTopic(ctx, ns, id); err != nil {
-		h.failStream(c, ns, id, err)
-		return
-	}
+	// Every check of a send runs before the 202: ProduceAsync checks that
+	// the topic exists before it queues anything.
 	msg, err := h.singleEvent(c, id)
 	if err != nil {
-		h.fail(c, err)
+		h.existsOr(c, ctx, ns, id, err)
 		return
 	}
 	req := config.ProduceRequest{Namespace: ns, Topic: id, Messages: []config.Message{msg}}

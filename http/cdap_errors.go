@@ -27,6 +27,7 @@ func cdapError(c *gin.Context, s *Server, err error) {
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		// DESIGN "Busy and deadlines": the deadline passed while the engine
 		// was busy or stopping; the request may succeed if retried.
+		s.log.Warn().Err(err).Str("path", c.Request.URL.Path).Msg("cdap: engine busy or unavailable")
 		c.Header("Retry-After", "1")
 		c.Data(http.StatusServiceUnavailable, cdapTextType, []byte("Service unavailable, retry later"))
 	case errors.Is(err, config.ErrInvalidName), errors.Is(err, config.ErrInvalidArgument):
