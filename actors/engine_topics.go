@@ -122,15 +122,15 @@ func (e *Engine) partitionInfos(ctx context.Context, meta topicMeta) ([]config.P
 		r   *partitionInfoResp
 		err error
 	}
-	ch := make([]chan res, len(meta.PIDs))
-	for i, pid := range meta.PIDs {
+	ch := make([]chan res, meta.Partitions)
+	for i := range ch {
 		ch[i] = make(chan res, 1)
 		go func() {
-			r, err := askPID[*partitionInfoResp](ctx, e, pid, &partitionInfoReq{}, "partition info", 0)
+			r, err := askPID[*partitionInfoResp](ctx, e, meta.PID, &toPartition{Partition: i, Msg: &partitionInfoReq{}}, "partition info", 0)
 			ch[i] <- res{r, err}
 		}()
 	}
-	out := make([]config.PartitionInfo, len(meta.PIDs))
+	out := make([]config.PartitionInfo, meta.Partitions)
 	for i := range ch {
 		r := <-ch[i]
 		if r.err != nil {

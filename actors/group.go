@@ -573,8 +573,8 @@ func (g *group) fetch(ctx actor.Context, ps *pollState) {
 	for i, t := range ps.tps {
 		ps.froms[i] = g.position(t)
 		meta := g.topics[t.Topic]
-		f := ctx.RequestFuture(meta.PIDs[t.Partition], &partitionFetch{From: ps.froms[i], MaxEvents: maxEv, MaxBytes: maxB}, g.sh.reqTimeout)
-		i := i
+		f := ctx.RequestFuture(meta.PID, &toPartition{Partition: t.Partition,
+			Msg: &partitionFetch{From: ps.froms[i], MaxEvents: maxEv, MaxBytes: maxB}}, g.sh.reqTimeout)
 		ctx.ReenterAfter(f, func(res any, err error) {
 			g.onFetched(ctx, ps, gen, i, res, err)
 		})
@@ -655,7 +655,7 @@ func (g *group) park(ctx actor.Context, ps *pollState, mem *member) {
 	ps.parked = true
 	for _, t := range mem.assigned {
 		meta := g.topics[t.Topic]
-		ctx.Request(meta.PIDs[t.Partition], &partitionWatch{From: g.position(t)})
+		ctx.Request(meta.PID, &toPartition{Partition: t.Partition, Msg: &partitionWatch{From: g.position(t)}})
 	}
 	if ps.timer == nil {
 		self, root, id := ctx.Self(), g.sh.system.Root, ps.id

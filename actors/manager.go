@@ -218,8 +218,7 @@ func (m *manager) spawnTopic(ctx actor.Context, ns, name string, rec *topicRecor
 	if err != nil {
 		panic(fmt.Sprintf("spawn topic %s/%s: %v", ns, name, err))
 	}
-	h := &topicHandle{pid: pid, meta: topicMeta{Name: name, ID: rec.ID, Partitions: rec.Props.Partitions,
-		PIDs: partitionPIDs(m.sh.system, pid, rec.Props.Partitions)}}
+	h := &topicHandle{pid: pid, meta: topicMeta{Name: name, ID: rec.ID, Partitions: rec.Props.Partitions, PID: pid}}
 	m.topics[nsKey(ns, name)] = h
 	return h
 }

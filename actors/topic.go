@@ -57,16 +57,6 @@ func newTopicProps(sh *shared, ns, name string, rec *topicRecord, dir string) *a
 	}, actor.WithSupervisor(actor.NewRestartingStrategy()))
 }
 
-// partitionPIDs computes the PIDs a topic actor gives its partitions, so
-// groups can address partitions without asking the topic.
-func partitionPIDs(system *actor.ActorSystem, topicPID *actor.PID, n int) []*actor.PID {
-	out := make([]*actor.PID, n)
-	for i := range out {
-		out[i] = actor.NewPID(system.Address(), topicPID.Id+"/"+partitionName(i))
-	}
-	return out
-}
-
 func partitionName(i int) string { return "p-" + strconv.Itoa(i) }
 
 func (t *topic) Receive(ctx actor.Context) {
@@ -147,6 +137,13 @@ func (t *topic) handle(ctx actor.Context, sender *actor.PID, msg any) {
 			}
 			sys.Root.Send(sender, &readRangeResp{Events: events})
 		}()
+	case *toPartition:
+		if m.Partition < 0 || m.Partition >= len(t.parts) {
+			respondTo(ctx, sender, &failure{err: fmt.Errorf("%w: %s/%s has %d partitions, not %d",
+				config.ErrPartitionNotFound, t.ns, t.name, len(t.parts), m.Partition)})
+			return
+		}
+		ctx.RequestWithCustomSender(t.parts[m.Partition], m.Msg, sender)
 	case *truncateReq:
 		t.fanOut(sender, func(int) any { return &partitionTruncate{} }, &okResp{})
 	case *topicRetention:

@@ -12,7 +12,19 @@ type topicMeta struct {
 	Name       string
 	ID         string
 	Partitions int
-	PIDs       []*actor.PID
+	// PID is the topic actor. Partitions are addressed through it
+	// (*toPartition): a topic spawns its partitions in Started, so right
+	// after creation their PIDs do not exist yet, while the topic stashes
+	// what arrives until they do.
+	PID *actor.PID
+}
+
+// toPartition asks the topic to forward Msg to one partition, keeping the
+// original sender (who gets the partition's answer, or a *failure for a
+// partition index out of range).
+type toPartition struct {
+	Partition int
+	Msg       any
 }
 
 // produceReq is an Engine produce (manager → topic). Answer, from the

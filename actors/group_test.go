@@ -1,0 +1,264 @@
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/weirflow/weir/config"
+)
+
+func TestAssignRoundRobin(t *testing.T) {
+	cases := []struct {
+		name    string
+		members map[string][]string
+		parts   map[string]int
+		want    map[string][]tp
+	}{
+		{"spec example", map[string][]string{"c2": {"t"}, "c1": {"t"}}, map[string]int{"t": 4},
+			map[string][]tp{"c1": {{"t", 0}, {"t", 2}}, "c2": {{"t", 1}, {"t", 3}}}},
+		{"union, topics bytewise", map[string][]string{"a": {"b"}, "b": {"B"}}, map[string]int{"b": 1, "B": 2},
+			map[string][]tp{"a": {{"B", 0}, {"b", 0}}, "b": {{"B", 1}}}},
+		{"more members than pairs", map[string][]string{"x": {"t"}, "y": {"t"}, "z": {"t"}}, map[string]int{"t": 2},
+			map[string][]tp{"x": {{"t", 0}}, "y": {{"t", 1}}, "z": nil}},
+		{"missing topic skipped", map[string][]string{"x": {"gone", "t"}}, map[string]int{"t": 1},
+			map[string][]tp{"x": {{"t", 0}}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := assignRoundRobin(c.members, c.parts)
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func assignment(t *testing.T, e *Engine, group string) map[string][]config.TopicPartition {
+	t.Helper()
+	gi, err := e.DescribeGroup(tctx(t), "default", group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]config.TopicPartition{}
+	for _, m := range gi.Members {
+		out[m.ID] = m.Assignment
+	}
+	return out
+}
+
+func join(t *testing.T, e *Engine, group, member string, from config.StartFrom, topics ...string) {
+	t.Helper()
+	if _, err := e.JoinGroup(tctx(t), config.JoinRequest{Namespace: "default", Group: group, Member: member,
+		Topics: topics, StartFrom: from, CreateTopics: true}); err != nil {
+		t.Fatalf("join %s: %v", member, err)
+	}
+}
+
+func poll(t *testing.T, e *Engine, member string, auto bool) config.PollResult {
+	t.Helper()
+	r, err := e.Poll(tctx(t), config.PollRequest{Namespace: "default", Member: member, AutoCommit: auto})
+	if err != nil {
+		t.Fatalf("poll %s: %v", member, err)
+	}
+	return r
+}
+
+// bodies flattens a poll's chunks to "p:offset:body", sorted.
+func bodies(r config.PollResult) []string {
+	var out []string
+	for _, c := range r.Chunks {
+		for i, ev := range c.Events {
+			if ev.Offset != c.StartOffset+int64(i) {
+				panic("chunk offsets not consecutive")
+			}
+			out = append(out, fmt.Sprintf("%d:%d:%s", c.Partition, ev.Offset, ev.Body))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func produceEach(t *testing.T, e *Engine, topic string, n int, prefix string) {
+	for i := 0; i < n; i++ {
+		mustProduce(t, e, config.ProduceRequest{Namespace: "default", Topic: topic, CreateTopic: true,
+			Messages: []config.Message{{Body: []byte(fmt.Sprintf("%s%d", prefix, i))}}})
+	}
+}
+
+func TestGroupSplitLeaveRedeliver(t *testing.T) {
+	e := startEngine(t, testConfig(t.TempDir()))
+	join(t, e, "g", "c1", config.StartEarliest, "t")
+	join(t, e, "g", "c2", config.StartEarliest, "t")
+	a := assignment(t, e, "g")
+	want := map[string][]config.TopicPartition{
+		"c1": {{Topic: "t", Partition: 0}, {Topic: "t", Partition: 2}},
+		"c2": {{Topic: "t", Partition: 1}, {Topic: "t", Partition: 3}},
+	}
+	if !reflect.DeepEqual(a, want) {
+		t.Fatalf("assignment %v, want %v", a, want)
+	}
+	produceEach(t, e, "t", 8, "e") // two events per partition
+	r1 := poll(t, e, "c1", true)
+	if got := bodies(r1); !reflect.DeepEqual(got, []string{"0:0:e0", "0:1:e4", "2:0:e2", "2:1:e6"}) || r1.Assigned != 2 {
+		t.Fatalf("c1 poll = %v (assigned %d)", got, r1.Assigned)
+	}
+	r2 := poll(t, e, "c2", true)
+	if got := bodies(r2); !reflect.DeepEqual(got, []string{"1:0:e1", "1:1:e5", "3:0:e3", "3:1:e7"}) {
+		t.Fatalf("c2 poll = %v", got)
+	}
+	// c2 commits explicitly what it got; c1 never commits.
+	if err := e.Commit(tctx(t), "default", "c2", nil); err != nil {
+		t.Fatal(err)
+	}
+	// Same registration again: AlreadyRegistered; different topics: conflict.
+	if r, err := e.JoinGroup(tctx(t), config.JoinRequest{Namespace: "default", Group: "g", Member: "c1", Topics: []string{"t", "t"}}); err != nil || !r.AlreadyRegistered {
+		t.Fatalf("re-join = %+v, %v", r, err)
+	}
+	if _, err := e.JoinGroup(tctx(t), config.JoinRequest{Namespace: "default", Group: "g", Member: "c1", Topics: []string{"t", "u"}, CreateTopics: true}); !errors.Is(err, config.ErrMemberConflict) {
+		t.Fatalf("conflicting join: %v", err)
+	}
+	if _, err := e.JoinGroup(tctx(t), config.JoinRequest{Namespace: "default", Group: "other", Member: "c1", Topics: []string{"t"}}); !errors.Is(err, config.ErrMemberConflict) {
+		t.Fatalf("join of another group with a used id: %v", err)
+	}
+	// c1 leaves without committing: its partitions move to c2 at once and
+	// its uncommitted events are delivered again.
+	if err := e.LeaveGroup(tctx(t), "default", "c1", false); err != nil {
+		t.Fatal(err)
+	}
+	if a := assignment(t, e, "g"); len(a) != 1 || len(a["c2"]) != 4 {
+		t.Fatalf("after leave: %v", a)
+	}
+	r3 := poll(t, e, "c2", true)
+	if got := bodies(r3); !reflect.DeepEqual(got, []string{"0:0:e0", "0:1:e4", "2:0:e2", "2:1:e6"}) {
+		t.Fatalf("redelivery to c2 = %v", got)
+	}
+	if _, err := e.Poll(tctx(t), config.PollRequest{Namespace: "default", Member: "c1"}); !errors.Is(err, config.ErrNotMember) {
+		t.Fatalf("poll after leave: %v", err)
+	}
+	// The id is free again, in any group.
+	join(t, e, "other", "c1", config.StartLatest, "t")
+}
+
+func TestGroupIdleTimeout(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.PolarStreams.ConsumerTimeout = config.Duration(300 * time.Millisecond)
+	e := startEngine(t, cfg)
+	join(t, e, "g", "idle", config.StartEarliest, "t")
+	if _, err := e.JoinGroup(tctx(t), config.JoinRequest{Namespace: "default", Group: "g", Member: "pipeline",
+		Topics: []string{"t"}, NoTimeout: true}); err != nil {
+		t.Fatal(err)
+	}
+	// "busy" stays active with a long poll that waits the whole time.
+	join(t, e, "g", "busy", config.StartEarliest, "t")
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Poll(tctx(t), config.PollRequest{Namespace: "default", Member: "busy", Wait: 1200 * time.Millisecond})
+		done <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		a := assignment(t, e, "g")
+		if _, ok := a["idle"]; !ok {
+			if _, ok := a["busy"]; !ok {
+				t.Fatalf("waiting member timed out too: %v", a)
+			}
+			if len(a["pipeline"]) != 2 || len(a["busy"]) != 2 {
+				t.Fatalf("after timeout: %v", a)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("idle member never removed")
+		}
+		time.Sleep(50 * time.Millisecond) // polling for an asynchronous timeout
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("waiting poll: %v", err)
+	}
+	if _, err := e.Poll(tctx(t), config.PollRequest{Namespace: "default", Member: "idle"}); !errors.Is(err, config.ErrNotMember) {
+		t.Fatalf("poll of timed-out member: %v", err)
+	}
+}
+
+func TestGroupWaitWakesOnAppend(t *testing.T) {
+	e := startEngine(t, testConfig(t.TempDir()))
+	join(t, e, "g", "c", config.StartLatest, "t")
+	type res struct {
+		r   config.PollResult
+		err error
+		d   time.Duration
+	}
+	ch := make(chan res, 1)
+	start := time.Now()
+	go func() {
+		r, err := e.Poll(tctx(t), config.PollRequest{Namespace: "default", Member: "c", Wait: 10 * time.Second})
+		ch <- res{r, err, time.Since(start)}
+	}()
+	mustProduce(t, e, config.ProduceRequest{Namespace: "default", Topic: "t", Messages: msgs("x", 1)})
+	r := <-ch
+	if r.err != nil || len(bodies(r.r)) != 1 || r.d > 5*time.Second {
+		t.Fatalf("waiting poll = %v, %v after %v", bodies(r.r), r.err, r.d)
+	}
+	// An empty wait ends at its deadline with no chunks.
+	q, err := e.Poll(tctx(t), config.PollRequest{Namespace: "default", Member: "c", Wait: 100 * time.Millisecond, AutoCommit: true})
+	if err != nil || len(q.Chunks) != 0 || q.Assigned != 4 {
+		t.Fatalf("empty wait = %+v, %v", q, err)
+	}
+}
+
+func TestGroupOffsetsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	e := startEngine(t, testConfig(dir))
+	produceEach(t, e, "t", 4, "old") // before the group: not delivered with StartLatest
+	join(t, e, "latest", "l1", config.StartLatest, "t")
+	join(t, e, "early", "e1", config.StartEarliest, "t")
+	produceEach(t, e, "t", 4, "new")
+	if got := bodies(poll(t, e, "l1", true)); len(got) != 4 || got[0][len(got[0])-4:] != "new0" {
+		t.Fatalf("latest group got %v", got)
+	}
+	poll(t, e, "l1", true) // auto-commits the first poll
+	if got := bodies(poll(t, e, "e1", true)); len(got) != 8 {
+		t.Fatalf("earliest group got %v", got)
+	}
+	// e1's poll is not committed: a restart redelivers it.
+	stopEngine(t, e)
+
+	e2 := startEngine(t, testConfig(dir))
+	produceEach(t, e2, "t", 4, "later")
+	join(t, e2, "latest", "l1", config.StartLatest, "t")
+	if got := bodies(poll(t, e2, "l1", true)); len(got) != 4 || got[0][len(got[0])-6:] != "later0" {
+		t.Fatalf("latest group after restart got %v", got)
+	}
+	join(t, e2, "early", "e1", config.StartEarliest, "t")
+	if got := bodies(poll(t, e2, "e1", true)); len(got) != 12 {
+		t.Fatalf("earliest group after restart got %d events: %v", len(got), got)
+	}
+	gi, err := e2.DescribeGroup(tctx(t), "default", "latest")
+	if err != nil || len(gi.Partitions) != 4 {
+		t.Fatalf("describe = %+v, %v", gi, err)
+	}
+	for _, p := range gi.Partitions {
+		if p.Committed != 2 || p.End != 3 || p.Lag != 1 || p.Owner != "l1" {
+			t.Fatalf("partition %+v: want committed 2 (before the uncommitted poll), end 3", p)
+		}
+	}
+}
+
+// A group that never commits is pinned where it first registered: a
+// restart does not move StartLatest to the new end.
+func TestGroupStartLatestPinned(t *testing.T) {
+	dir := t.TempDir()
+	e := startEngine(t, testConfig(dir))
+	join(t, e, "g", "c", config.StartLatest, "t")
+	stopEngine(t, e)
+	e2 := startEngine(t, testConfig(dir))
+	produceEach(t, e2, "t", 4, "x")
+	join(t, e2, "g", "c", config.StartLatest, "t")
+	if got := bodies(poll(t, e2, "c", false)); len(got) != 4 {
+		t.Fatalf("events produced between restart and re-join are lost: %v", got)
+	}
+}
