@@ -66,7 +66,8 @@ func (ts *testServer) start(t testing.TB) {
 		_ = eng.Stop(context.Background())
 		t.Fatalf("start streams: %v", err)
 	}
-	opts := api.Options{Config: ts.Config, Engine: eng, Streams: streams, Usage: streams, Logger: log, Version: "test"}
+	opts := api.Options{Config: ts.Config, Engine: eng, Streams: streams, Usage: streams, Logger: log, Version: "test",
+		Metrics: eng.MetricsHandler()}
 	if ts.mutateOpts != nil {
 		ts.mutateOpts(&opts)
 	}

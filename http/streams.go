@@ -50,7 +50,12 @@ func (s *Server) newStreamsHandler() http.Handler {
 	r.RedirectFixedPath = false
 	r.HandleMethodNotAllowed = false
 	s.registerBasic(r)
-	r.NoRoute(func(c *gin.Context) { s.serveStreamsAPI(c.Writer, c.Request) })
+	r.NoRoute(func(c *gin.Context) {
+		// gin presets 404 before NoRoute handlers; handlers that write
+		// without WriteHeader (Benthos's endpoints) mean 200.
+		c.Status(http.StatusOK)
+		s.serveStreamsAPI(c.Writer, c.Request)
+	})
 	return r
 }
 

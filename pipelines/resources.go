@@ -118,7 +118,11 @@ func (env *Environment) ParseResource(kind, id string, text []byte) (*PreparedRe
 	b := env.svc.NewStreamBuilder()
 	b.DisableLinting()
 	b.SetEnvVarLookupFunc(lookupNone)
-	if err := addComponentYAML(b, kind, string(protectEnv(text))); err != nil {
+	labelled, err := withLabel(text, root, id)
+	if err != nil {
+		return nil, &ParseError{Msg: err.Error()}
+	}
+	if err := addComponentYAML(b, kind, string(protectEnv(labelled))); err != nil {
 		return nil, &ParseError{Msg: err.Error()}
 	}
 	body := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
@@ -308,6 +312,36 @@ func addComponentYAML(b *service.StreamBuilder, kind, text string) error {
 		return b.AddOutputYAML(text)
 	}
 	return fmt.Errorf("unknown resource type %q", kind)
+}
+
+// withLabel makes sure a resource body has a label (Benthos refuses
+// resources without one): appended as a last line to a block mapping, so
+// the positions of parse errors stay those of the client's body, or added by
+// re-encoding otherwise.
+func withLabel(text []byte, root *yaml.Node, id string) ([]byte, error) {
+	if root == nil || root.Kind != yaml.MappingNode {
+		return text, nil
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "label" {
+			return text, nil
+		}
+	}
+	q, err := json.Marshal(id)
+	if err != nil {
+		return nil, err
+	}
+	if root.Style&yaml.FlowStyle == 0 && root.Column == 1 {
+		out := append([]byte(nil), text...)
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, '\n')
+		}
+		return append(append(append(out, "label: "...), q...), '\n'), nil
+	}
+	c := cloneNode(root)
+	c.Style = 0
+	c.Content = append(c.Content, strNode("label"), strNode(id))
+	return yaml.Marshal(c)
 }
 
 func strNode(s string) *yaml.Node {
