@@ -54,7 +54,9 @@ type streamActor struct {
 }
 
 // runRef lets a panic callback name its incarnation before Start returned it.
-type runRef struct{ run atomic.Pointer[pipelines.Running] }
+type runRef struct {
+	run atomic.Pointer[pipelines.Running]
+}
 
 func newStreamActorProps(id string, env *pipelines.Environment, log zerolog.Logger, view *atomic.Pointer[streamView], stopTimeout time.Duration) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {

@@ -850,4 +850,3 @@ func (s *Streams) Ended(id string) <-chan struct{} {
 	}
 	return nil
 }
-
