@@ -103,17 +103,28 @@ func effectiveSegments(dir string) (files []segFile, ok bool, err error) {
 
 // scanResult is what scanSegment found in one file.
 type scanResult struct {
-	reqEnd  int64 // bytes up to the end of the last valid request-ending entry, -1 if none
-	entries []int64
+	validEnd int64   // bytes of the valid prefix
+	entries  []int64 // start of each valid entry
+	reqEnds  []int64 // end of each valid entry that ends a request
+}
+
+// lastReqEnd returns the end of the last request that ends at or before
+// limit, or -1.
+func (r scanResult) lastReqEnd(limit int64) int64 {
+	i := sort.Search(len(r.reqEnds), func(i int) bool { return r.reqEnds[i] > limit })
+	if i == 0 {
+		return -1
+	}
+	return r.reqEnds[i-1]
 }
 
 // scanSegment walks the entries of one segment file starting at tidwall
-// index start and returns where its valid prefix's last complete request
-// ends. Besides the checker, it enforces the sequence rules that tie records
-// to requests: after a request's last record the next record starts a new
-// request (seq == its own offset); inside a request seq stays the same.
+// index start, up to the first damaged one. Besides the checker, it enforces
+// the sequence rules that tie records to requests: after a request's last
+// record the next record starts a new request (seq == its own offset);
+// inside a request seq stays the same.
 func scanSegment(data []byte, start uint64, check entryChecker) scanResult {
-	res := scanResult{reqEnd: -1}
+	var res scanResult
 	var pos int64
 	var prevSeq uint64
 	prevLast, havePrev := false, false
@@ -138,45 +149,99 @@ func scanSegment(data []byte, start uint64, check entryChecker) scanResult {
 		pos += int64(n) + int64(size)
 		prevSeq, prevLast, havePrev = seq, last, true
 		if last {
-			res.reqEnd = pos
+			res.reqEnds = append(res.reqEnds, pos)
 		}
 	}
+	res.validEnd = pos
 	return res
 }
 
-// repairTail cuts the log in dir back to its last complete request; see the
-// comment at the top of this file. It returns nil when nothing was cut.
+// repairTail cuts the log in dir back to its last complete request before
+// any damage; see the comment at the top of this file. It returns nil when
+// nothing was cut.
+//
+// Damage is looked for in the last two files: tidwall fsyncs a segment
+// before it creates the next one, so a crash can only tear the last file,
+// but checking that the one before is whole and holds exactly the entries
+// its successor's name implies costs one segment read and turns a damaged
+// sealed tail into a clean cut instead of an unreadable segment. Older
+// segments are checked by every read.
 func repairTail(dir string, check entryChecker, logger zerolog.Logger) (*repairReport, error) {
 	files, ok, err := effectiveSegments(dir)
 	if err != nil || !ok || len(files) == 0 {
 		return nil, err
 	}
-	// Walk back until a file holds the end of a complete request. Every
-	// file after it is cut entirely, that file is cut after that end.
-	var datas [][]byte
-	keepFile, keepAt := 0, int64(0)
-	cutEntries := 0
-	for i := len(files) - 1; i >= 0; i-- {
-		data, err := os.ReadFile(files[i].path)
+	datas := make([][]byte, len(files))
+	scans := make([]*scanResult, len(files))
+	scan := func(i int) (*scanResult, error) {
+		if scans[i] == nil {
+			data, err := os.ReadFile(files[i].path)
+			if err != nil {
+				return nil, err
+			}
+			r := scanSegment(data, files[i].start, check)
+			datas[i], scans[i] = data, &r
+		}
+		return scans[i], nil
+	}
+	// Find where damage starts: the first invalid byte, or the first entry
+	// beyond (or the end of a file short of) what the next file's name says.
+	damFile, damAt := len(files)-1, int64(-1)
+	for i := max(0, len(files)-2); i < len(files); i++ {
+		r, err := scan(i)
 		if err != nil {
 			return nil, err
 		}
-		datas = append([][]byte{data}, datas...)
-		res := scanSegment(data, files[i].start, check)
-		if res.reqEnd >= 0 {
-			keepFile, keepAt = i, res.reqEnd
-			cutEntries += len(res.entries) - sort.Search(len(res.entries), func(j int) bool { return res.entries[j] >= res.reqEnd })
+		at := int64(-1)
+		if r.validEnd < int64(len(datas[i])) {
+			at = r.validEnd
+		}
+		if i+1 < len(files) {
+			want := files[i+1].start - files[i].start
+			switch n := uint64(len(r.entries)); {
+			case n > want:
+				at = r.entries[want]
+			case n < want:
+				at = r.validEnd
+			}
+		}
+		if at >= 0 {
+			damFile, damAt = i, at
 			break
 		}
-		cutEntries += len(res.entries)
 	}
-	// datas[k] is the content of files[len(files)-len(datas)+k].
-	base := len(files) - len(datas)
+	if damAt < 0 {
+		damAt = int64(len(datas[damFile]))
+	}
+	// Walk back to the last request that ends before the damage. Every
+	// byte after it is cut.
+	keepFile, keepAt := 0, int64(0)
+	for i := damFile; i >= 0; i-- {
+		r, err := scan(i)
+		if err != nil {
+			return nil, err
+		}
+		limit := r.validEnd
+		if i == damFile {
+			limit = min(limit, damAt)
+		}
+		if end := r.lastReqEnd(limit); end >= 0 {
+			keepFile, keepAt = i, end
+			break
+		}
+	}
 	var cut []byte
+	cutEntries := 0
 	for i := keepFile; i < len(files); i++ {
-		d := datas[i-base]
+		if _, err := scan(i); err != nil {
+			return nil, err
+		}
+		d, r := datas[i], scans[i]
 		if i == keepFile {
 			d = d[keepAt:]
+			cutEntries += len(r.entries) - sort.Search(len(r.entries), func(j int) bool { return r.entries[j] >= keepAt })
+		} else {
+			cutEntries += len(r.entries)
 		}
 		cut = append(cut, d...)
 	}
