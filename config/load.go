@@ -50,10 +50,21 @@ func Load(path string, overrides ...func(*Config)) (Config, error) {
 	}
 	c, err := Parse(data, os.LookupEnv, overrides...)
 	if err != nil && path != "" {
-		return Config{}, fmt.Errorf("config %s: %w", path, err)
+		return Config{}, &fileError{path: path, err: err}
 	}
 	return c, err
 }
+
+// fileError prefixes the file name. Unlike fmt.Errorf it builds its text when
+// asked, so a caller may still annotate the *FieldErrors inside (the CLI adds
+// the flag that supplied a bad value).
+type fileError struct {
+	path string
+	err  error
+}
+
+func (e *fileError) Error() string { return "config " + e.path + ": " + e.err.Error() }
+func (e *fileError) Unwrap() error { return e.err }
 
 // Parse decodes a weir.yaml body over Default, strictly: unknown keys,
 // duplicate keys, values of the wrong type, unset variables without a default
