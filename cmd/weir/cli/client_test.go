@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,33 +17,55 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/weirflow/weir/actors"
 	"github.com/weirflow/weir/config"
+	api "github.com/weirflow/weir/http"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the CLI tests")
 
-// startTestWeir runs a real weir (engine + HTTP, the serve path) on a free
-// loopback port with its own data directory and returns its base URL.
+// startTestWeir runs a real weir on a free loopback port with its own data
+// directory: the engine, the streams manager and the HTTP server, wired as
+// the serve command wires them. It returns the base URL.
 func startTestWeir(t *testing.T) string {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Server.Addr = "127.0.0.1:0"
 	cfg.Storage.DataDir = t.TempDir()
 	cfg.Server.ShutdownTimeout = config.Duration(10 * time.Second)
-	s, err := Start(cfg, zerolog.Nop())
+	log := zerolog.Nop()
+	eng, err := actors.Start(actors.Options{Config: cfg, Logger: log})
 	if err != nil {
+		t.Fatal(err)
+	}
+	streams, err := actors.NewStreams(eng, actors.StreamsOptions{StopTimeout: 5 * time.Second})
+	if err != nil {
+		_ = eng.Stop(context.Background())
+		t.Fatal(err)
+	}
+	srv := api.New(api.Options{Config: cfg, Engine: eng, Streams: streams, Usage: streams, Metrics: eng.MetricsHandler(), Logger: log, Version: "test"})
+	ln, err := srv.Listen()
+	if err != nil {
+		_ = streams.Close(context.Background())
+		_ = eng.Stop(context.Background())
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	go func() { done <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("weir shutdown: %v", err)
+		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+		if err := streams.Close(context.Background()); err != nil {
+			t.Errorf("stop streams: %v", err)
+		}
+		if err := eng.Stop(context.Background()); err != nil {
+			t.Errorf("stop engine: %v", err)
 		}
 	})
-	return "http://" + s.Addr().String()
+	return "http://" + ln.Addr().String()
 }
 
 // runCLI runs weir's real command tree in-process, as Run does, with stdin.
@@ -69,11 +92,14 @@ var volatile = []struct {
 }{
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), "<TIME>"},
 	{regexp.MustCompile(`"id": "[^"]*",(\s+)"created": "[^"]*"`), `"id": "<id>",$1"created": "<created>"`},
-	{regexp.MustCompile(`(?m)^ID: +\S+$`), "ID:          <id>"},
+	{regexp.MustCompile(`(?m)^ID:          \S+$`), "ID:          <id>"},
 	{regexp.MustCompile(`"(last_timestamp|timestamp)": ?\d+`), `"$1": <µs>`},
 	{regexp.MustCompile(`"seconds": [0-9.e-]+`), `"seconds": <s>`},
 	{regexp.MustCompile(`@\d{13}\b`), `@<ms>`},
-	{regexp.MustCompile(`\S*/events\.txt`), `<tmp>/events.txt`},
+	{regexp.MustCompile(`\S*/Test[A-Za-z]+\d+/\d+/`), `<tmp>/`},
+	{regexp.MustCompile(`"uptime_str": "[^"]*"`), `"uptime_str": "<uptime>"`},
+	{regexp.MustCompile(`"uptime": [0-9.e-]+`), `"uptime": <uptime>`},
+	{regexp.MustCompile(`(?m)^(Uptime: +)\S+$`), `$1<uptime>`},
 	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:<port>"},
 }
 
@@ -237,4 +263,144 @@ func shellJoin(args []string) string {
 		out[i] = a
 	}
 	return strings.Join(out, " ")
+}
+
+const testStreamYAML = `input:
+  generate:
+    interval: ""
+    count: 3
+    mapping: 'root = {"n": counter()}'
+output:
+  drop: {}
+`
+
+func TestCLIStreamGolden(t *testing.T) {
+	url := startTestWeir(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gen.yaml")
+	if err := os.WriteFile(file, []byte(testStreamYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("input:\n  generate:\n    mapping: root = 1\n    nope: true\noutput:\n  drop: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runCases(t, url, []cliCase{
+		{name: "stream-list-empty", args: []string{"stream", "list"}},
+		{name: "stream-apply-create", args: []string{"stream", "apply", file}},
+		{name: "stream-apply-update", args: []string{"stream", "apply", "--json", file}},
+		{name: "stream-apply-id", args: []string{"stream", "apply", "--id", "other", file}},
+		{name: "stream-apply-lint", args: []string{"stream", "apply", bad}},
+		{name: "stream-apply-missing-file", args: []string{"stream", "apply", filepath.Join(dir, "nope.yaml")}},
+		{name: "stream-get-missing", args: []string{"stream", "get", "nope"}},
+		{name: "stream-delete", args: []string{"stream", "delete", "--timeout", "5s", "other"}},
+		{name: "stream-delete-missing", args: []string{"stream", "delete", "other"}},
+		{name: "stream-stats-missing", args: []string{"stream", "stats", "nope"}},
+	})
+
+	// The generate stream finishes after 3 messages; wait for that so the
+	// state, config and stats below are stable.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _, code := runCLI(t, "", "stream", "get", "--url", url, "--json", "gen")
+		if code == 0 && strings.Contains(out, `"state": "finished"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream gen did not finish: %s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The list table's last column is the uptime.
+	uptime := regexp.MustCompile(`(?m)^(gen +(true|false) +)\S+$`)
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"stream-list", []string{"stream", "list"}},
+		{"stream-list-json", []string{"stream", "list", "--json"}},
+		{"stream-get", []string{"stream", "get", "gen"}},
+		{"stream-get-json", []string{"stream", "get", "--json", "gen"}},
+	} {
+		stdout, stderr, code := runCLI(t, "", withURL(c.args, url)...)
+		got := fmt.Sprintf("$ weir %s\n%s--- stderr\n%s--- exit %d\n", shellJoin(c.args), stdout, stderr, code)
+		checkGolden(t, c.name, uptime.ReplaceAllString(normalize(got), "$1<uptime>"))
+	}
+	stdout, stderr, code := runCLI(t, "", "stream", "stats", "--url", url, "gen")
+	if code != 0 || !strings.Contains(stdout, `input_received{label="",path="root.input",stream="gen"}`) || !strings.Contains(stdout, "p50=") {
+		t.Fatalf("stream stats: code %d\n%s%s", code, stdout, stderr)
+	}
+	stdout, _, code = runCLI(t, "", "stream", "stats", "--url", url, "--json", "gen")
+	var stats map[string]any
+	if code != 0 || json.Unmarshal([]byte(stdout), &stats) != nil || stats["uptime_ns"] == nil {
+		t.Fatalf("stream stats --json: code %d\n%s", code, stdout)
+	}
+}
+
+// TestBench runs each bench mode for a bounded time against a real weir and
+// checks that the reports are sane: events flowed, and percentiles are
+// ordered.
+func TestBench(t *testing.T) {
+	url := startTestWeir(t)
+	check := func(r BenchReport) {
+		t.Helper()
+		l := r.Latency
+		if r.Events <= 0 || r.EventsPerSec <= 0 || r.MBPerSec <= 0 || r.Errors != 0 || l.Count <= 0 {
+			t.Fatalf("%s: not sane: %+v", r.Mode, r)
+		}
+		if !(0 < l.Min && l.Min <= l.P50 && l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.P999 && l.P999 <= l.Max) {
+			t.Fatalf("%s: percentiles out of order: %+v", r.Mode, l)
+		}
+	}
+	stdout, stderr, code := runCLI(t, "", "bench", "produce", "--url", url, "--clients", "2", "--batch", "50", "--size", "100", "--keys", "8", "--duration", "700ms", "--json", "benchtopic")
+	if code != 0 {
+		t.Fatalf("bench produce: exit %d: %s", code, stderr)
+	}
+	var produced BenchReport
+	if err := json.Unmarshal([]byte(stdout), &produced); err != nil {
+		t.Fatalf("bench produce --json: %v\n%s", err, stdout)
+	}
+	check(produced)
+	if produced.Events%50 != 0 || produced.Bytes != produced.Events*100 {
+		t.Fatalf("bench produce: %d events, %d bytes: not whole batches of 100 B events", produced.Events, produced.Bytes)
+	}
+
+	// consume reads back exactly what produce wrote, from the start.
+	r, err := RunBench(context.Background(), BenchOptions{Mode: "consume", URL: url, Topic: "benchtopic", Clients: 2, Consumers: 1, Duration: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(r)
+	if r.Events != produced.Events {
+		t.Fatalf("bench consume read %d events, produce wrote %d", r.Events, produced.Events)
+	}
+
+	// e2e with a rate limit: everything produced is consumed, and the rate
+	// holds (700ms at 2000/s is at most ~1400 events plus one batch per client).
+	r, err = RunBench(context.Background(), BenchOptions{Mode: "e2e", URL: url, Topic: "e2e", Clients: 2, Consumers: 2, Batch: 10, Size: 200, Rate: 2000, Duration: 700 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(r)
+	if r.Consumed != r.Events || r.LatencyOf != "end_to_end" {
+		t.Fatalf("bench e2e: %+v", r)
+	}
+	if r.Events > 1400+2*10 {
+		t.Fatalf("bench e2e: %d events exceed --rate 2000 over 700ms", r.Events)
+	}
+
+	// The text report names every figure.
+	stdout, _, code = runCLI(t, "", "bench", "produce", "--url", url, "--duration", "200ms", "t2")
+	for _, want := range []string{"weir bench produce t2", "events/s", "MB/s", "p50", "p90", "p99", "p99.9"} {
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Fatalf("bench text report lacks %q (exit %d):\n%s", want, code, stdout)
+		}
+	}
+	// Bad flags are usage errors; an unreachable server is an error.
+	if _, _, code := runCLI(t, "", "bench", "produce", "--size", "10"); code != 2 {
+		t.Fatalf("--size 10: exit %d, want 2", code)
+	}
+	if _, stderr, code := runCLI(t, "", "bench", "produce", "--url", "http://127.0.0.1:1", "--duration", "100ms"); code != 1 || !strings.Contains(stderr, "every request failed") {
+		t.Fatalf("unreachable: exit %d %s", code, stderr)
+	}
 }
