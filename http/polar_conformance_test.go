@@ -26,10 +26,10 @@ import (
 // data directory. Test names carry the case number.
 
 const (
-	pSizeText   = "Content length must be defined (HTTP/1.1 chunked not supported), greater than 0 and less than 1048576 bytes"
+	pSizeText = "Content length must be defined (HTTP/1.1 chunked not supported), greater than 0 and less than 1048576 bytes"
 	pHTML     = "text/html; charset=utf-8"
 	pPlain    = "text/plain; charset=utf-8"
-	pToken = "-9223372036854775808"
+	pToken    = "-9223372036854775808"
 )
 
 // Keys with known partitions at P=4 (spec §8 preamble; checked by
@@ -299,7 +299,7 @@ func pMainPort(t testing.TB, p *polar) int {
 
 // pFreePort finds a port free right now (for the discovery listener, whose
 // bound port the harness does not expose; the producer and consumer
-// listeners use port 0 and are found through /v1/pBrokers).
+// listeners use port 0 and are found through /v1/brokers).
 func pFreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -327,7 +327,7 @@ type pBrokers struct {
 	ConsumerPort int      `json:"consumerPort"`
 }
 
-// pDedicated starts a server with the three pDedicated listeners and returns
+// pDedicated starts a server with the three dedicated listeners and returns
 // their base URLs (discovery, producer, consumer).
 func pDedicated(t *testing.T) (*polar, string, string, string) {
 	dport := pFreePort(t)
@@ -508,7 +508,7 @@ func TestPolar13MessagesWrongMethod(t *testing.T) {
 	}
 }
 
-// pNDJSONCase produces body and returns the one poll pItem it must yield.
+// pNDJSONCase produces body and returns the one poll item it must yield.
 func pNDJSONCase(t *testing.T, ct string, body []byte) pItem {
 	p := newPolar(t, nil)
 	p.mustRegister("c1", "g", "startFromEarliest", "t1")
@@ -872,7 +872,7 @@ func TestPolar39PollSize(t *testing.T) {
 			t.Fatal("too many polls")
 		}
 		r := p.pollRaw("c1", "")
-		items := pDecodePoll(t, r) // one pItem per partition, Content-Length
+		items := pDecodePoll(t, r) // one item per partition, Content-Length
 		raw := 0
 		for _, it := range items {
 			if it.start(t) != next[it.RangeIndex] {
