@@ -20,7 +20,7 @@ func slogLogger(l zerolog.Logger) *slog.Logger {
 // sees the failure and restarts the actor.
 func logPanic(l zerolog.Logger, ctx actor.Context) {
 	if r := recover(); r != nil {
-		l.Error().Interface("panic", r).Str("pid", ctx.Self().Id).
+		l.Error().Str("panic", fmt.Sprint(r)).Str("pid", ctx.Self().Id).
 			Str("message_type", typeName(ctx.Message())).
 			Bytes("stack", debug.Stack()).Msg("actor panicked; supervisor restarts it")
 		panic(r)
