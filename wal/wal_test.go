@@ -720,3 +720,19 @@ func TestOpenFailsCleanly(t *testing.T) {
 		t.Fatalf("Open under a file: %v", err)
 	}
 }
+
+// TestZeroOptions: the zero Options value means the defaults (8 MiB
+// segments, fsync on), and DefaultOptions says so.
+func TestZeroOptions(t *testing.T) {
+	d := DefaultOptions()
+	if d.SegmentSize != 8<<20 || d.NoSync || d.IndexInterval != DefaultIndexInterval || d.MaxBytes != 0 {
+		t.Fatalf("DefaultOptions = %+v", d)
+	}
+	l := mustOpen(t, t.TempDir(), Options{})
+	if l.opts.SegmentSize != 8<<20 || l.opts.IndexInterval != DefaultIndexInterval {
+		t.Fatalf("zero Options became %+v", l.opts)
+	}
+	req := request(0, 2, 1, 10)
+	mustAppend(t, l, req)
+	checkLog(t, l, 0, req)
+}
