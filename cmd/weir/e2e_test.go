@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -443,5 +444,38 @@ func TestSIGTERMDrainsAndKeepsData(t *testing.T) {
 	}
 	p.expect("PUT", "/v1/consumer/register?consumerId=g&topic=graceful-ps&onNewGroup=startFromEarliest", nil, 200)
 	pollUntil(t, p, "g", []string{"produced-3"}, 30*time.Second)
+	p.term(30 * time.Second)
+}
+
+// TestKilledStreamCreateSurvives is spec/benthos-streams.md §4 case 57:
+// POST /streams/k1 (fixture G) → E200; SIGKILL weir at once; restart → GET
+// /streams/k1 → 200 with config G.
+func TestKilledStreamCreateSurvives(t *testing.T) {
+	const g = "input:\n  generate:\n    interval: 50ms\n    mapping: 'root = {\"n\":counter()}'\n" +
+		"pipeline:\n  processors:\n    - mapping: 'root.doubled = this.n * 2'\n" +
+		"output:\n  drop: {}\n"
+	dir := t.TempDir()
+	p := startWeir(t, dir)
+	code, h, b := p.do("POST", "/streams/k1", "application/yaml", []byte(g))
+	if code != 200 || len(b) != 0 || h.Get("Content-Length") != "0" {
+		t.Fatalf("POST /streams/k1 → %d %q (Content-Length %q), want E200", code, b, h.Get("Content-Length"))
+	}
+	p.kill()
+
+	p = startWeir(t, dir)
+	var got struct {
+		Config map[string]any `json:"config"`
+	}
+	if err := json.Unmarshal(p.expect("GET", "/streams/k1", nil, 200), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"input":    map[string]any{"generate": map[string]any{"interval": "50ms", "mapping": `root = {"n":counter()}`}},
+		"pipeline": map[string]any{"processors": []any{map[string]any{"mapping": "root.doubled = this.n * 2"}}},
+		"output":   map[string]any{"drop": map[string]any{}},
+	}
+	if !reflect.DeepEqual(got.Config, want) {
+		t.Fatalf("config after SIGKILL and restart:\n%v\nwant\n%v", got.Config, want)
+	}
 	p.term(30 * time.Second)
 }

@@ -48,7 +48,7 @@ func serveCommand() *ucli.Command {
 func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s, err := Start(cfg, log)
+	s, err := Start(cfg, log, StartOptions{})
 	if err != nil {
 		return err
 	}
@@ -62,57 +62,74 @@ func Serve(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 }
 
 // Server is one running weir: the engine (which holds the data-directory
-// lock) and the HTTP front end on a bound listener. Commands that run the
-// engine (serve, run, streams) build one with Start, may use Engine before
-// serving, and then call Run.
+// lock), the stream manager, and the HTTP front end on a bound listener.
+// Commands that run the engine (serve, run, streams) build one with Start,
+// may use Engine and Streams before serving, and then call Run.
 type Server struct {
-	Config config.Config
-	Log    zerolog.Logger
-	Engine *actors.Engine
-	HTTP   *api.Server
+	Config  config.Config
+	Log     zerolog.Logger
+	Engine  *actors.Engine
+	Streams *actors.Streams
+	HTTP    *api.Server
 
 	ln net.Listener
 }
 
-// Start starts the engine on cfg.Storage.DataDir (taking its exclusive lock)
-// and binds cfg.Server.Addr. On error nothing is left running and the lock
-// is released. The caller must call Run (or Close).
-func Start(cfg config.Config, log zerolog.Logger) (*Server, error) {
+// StartOptions adjust Start for the commands other than serve.
+type StartOptions struct {
+	// EphemeralStreams keeps streams in memory only: none are restored from
+	// the data directory and none are stored there (weir run).
+	EphemeralStreams bool
+}
+
+// Start starts the engine on cfg.Storage.DataDir (taking its exclusive lock),
+// restores the stored streams and binds cfg.Server.Addr. On error nothing is
+// left running and the lock is released. The caller must call Run (or Close).
+func Start(cfg config.Config, log zerolog.Logger, opts StartOptions) (*Server, error) {
 	version, built := BuildInfo()
 	log.Info().Str("version", version).Str("built", built).Str("data_dir", cfg.Storage.DataDir).Msg("weir starting")
 
-	engine, err := actors.Start(actors.Options{Config: cfg, Logger: log})
-	if err != nil {
+	s := &Server{Config: cfg, Log: log}
+	var err error
+	if s.Engine, err = actors.Start(actors.Options{Config: cfg, Logger: log}); err != nil {
 		return nil, err
 	}
-	httpSrv := api.New(api.Options{
+	s.Streams, err = actors.NewStreams(s.Engine, actors.StreamsOptions{
+		StopTimeout: cfg.Streams.StopTimeout.Std(),
+		Ephemeral:   opts.EphemeralStreams,
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("start streams: %w", err), s.stop(time.Now()))
+	}
+	s.HTTP = api.New(api.Options{
 		Config:  cfg,
-		Engine:  engine,
-		Metrics: engine.MetricsHandler(),
+		Engine:  s.Engine,
+		Streams: s.Streams,
+		Usage:   s.Streams,
+		Metrics: s.Engine.MetricsHandler(),
 		Logger:  log,
 		Version: version,
 		Built:   built,
 	})
-	ln, err := httpSrv.Listen()
-	if err != nil {
-		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Std())
-		defer cancel()
-		return nil, errors.Join(fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err), engine.Stop(stopCtx))
+	if s.ln, err = s.HTTP.Listen(); err != nil {
+		return nil, errors.Join(fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err), s.stop(time.Now()))
 	}
 	// Tests and scripts find a port-0 listener through this line's addr field.
-	log.Info().Str("addr", ln.Addr().String()).Msg("listening")
-	return &Server{Config: cfg, Log: log, Engine: engine, HTTP: httpSrv, ln: ln}, nil
+	log.Info().Str("addr", s.ln.Addr().String()).Msg("listening")
+	return s, nil
 }
 
 // Addr is the bound address of the main listener.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Run serves until ctx ends, then shuts down within server.shutdown_timeout:
-// the listener stops accepting while the engine stops admitting requests
+// the listener stops accepting while the streams stop (their inputs commit
+// and leave their groups) and then the engine stops admitting requests
 // (those answer 503), releases parked polls, drains its async queues and
-// in-flight requests, and writes and fsyncs every partition. Both halves run
-// together because each waits on the other: HTTP shutdown waits for handlers,
-// and a long poll's handler returns only when the engine releases it.
+// in-flight requests, and writes and fsyncs every partition. HTTP and the
+// engine stop together because each waits on the other: HTTP shutdown waits
+// for handlers, and a long poll's handler returns only when the engine
+// releases it.
 func (s *Server) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.HTTP.Serve(ctx, s.ln) }()
@@ -123,14 +140,14 @@ func (s *Server) Run(ctx context.Context) error {
 		// The listener failed while serving: nothing will cancel ctx for
 		// us, so stop the engine and report the failure.
 		errs = append(errs, fmt.Errorf("serve: %w", err))
-		errs = append(errs, s.stopEngine(time.Now()))
+		errs = append(errs, s.stop(time.Now()))
 		return errors.Join(errs...)
 	case <-ctx.Done():
 	}
 	begun := time.Now()
 	s.Log.Info().Dur("shutdown_timeout", s.Config.Server.ShutdownTimeout.Std()).Msg("shutting down")
 	engineErr := make(chan error, 1)
-	go func() { engineErr <- s.stopEngine(begun) }()
+	go func() { engineErr <- s.stop(begun) }()
 	if err := <-serveErr; err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 	}
@@ -146,11 +163,22 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Close stops a Server that will not Run (a command that failed after Start).
 func (s *Server) Close() error {
-	return errors.Join(s.ln.Close(), s.stopEngine(time.Now()))
+	return errors.Join(s.ln.Close(), s.stop(time.Now()))
 }
 
-func (s *Server) stopEngine(begun time.Time) error {
+// stop closes the streams, then the engine, by begun + shutdown_timeout.
+// The engine drains its partitions even when the deadline has passed.
+func (s *Server) stop(begun time.Time) error {
 	ctx, cancel := context.WithDeadline(context.Background(), begun.Add(s.Config.Server.ShutdownTimeout.Std()))
 	defer cancel()
-	return s.Engine.Stop(ctx)
+	var errs []error
+	if s.Streams != nil {
+		if err := s.Streams.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("streams: %w", err))
+		}
+	}
+	if err := s.Engine.Stop(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
