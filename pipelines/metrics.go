@@ -48,6 +48,18 @@ type series struct {
 
 type labelPair struct{ k, v string }
 
+// isResource reports a series of a shared resource's proxy (path
+// root.<kind>_resources): the streams API leaves resources out of a
+// stream's stats.
+func (s series) isResource() bool {
+	for _, l := range s.labels {
+		if l.k == "path" {
+			return strings.HasPrefix(l.v, "root.") && strings.Contains(l.v, "_resources")
+		}
+	}
+	return false
+}
+
 type counterVal struct {
 	series
 	v atomic.Int64
@@ -218,15 +230,21 @@ func (s *statsSink) Snapshot() map[string]any {
 	}
 	s.mu.Unlock()
 	for _, c := range cs {
-		if c.name == plugins.PanicMetric {
+		if c.name == plugins.PanicMetric || c.isResource() {
 			continue
 		}
 		out[c.key] = c.v.Load()
 	}
 	for _, g := range gs {
+		if g.isResource() {
+			continue
+		}
 		out[g.key] = g.v.Load()
 	}
 	for _, t := range ts {
+		if t.isResource() {
+			continue
+		}
 		q, _, _ := t.quantiles()
 		out[t.key] = map[string]float64{"p50": q[0], "p90": q[1], "p99": q[2]}
 	}

@@ -222,7 +222,7 @@ func (rs *resourceSet) build(p *PreparedResource) (*holder, error) {
 		return nil, &ParseError{Msg: err.Error()}
 	}
 	// Resources may refer to other shared resources.
-	if err := rs.addProxies(b, p.Kind, p.ID); err != nil {
+	if err := rs.addProxies(b, p.Kind, p.ID, resourceRefs(p.Text)); err != nil {
 		return nil, &BuildError{Msg: err.Error()}
 	}
 	strm, err := b.Build()
@@ -260,12 +260,18 @@ func (h *holder) stop(timeout time.Duration) {
 }
 
 // addProxies adds, to a stream being built, one proxy resource per shared
-// resource (except skip), labelled with the resource id.
-func (rs *resourceSet) addProxies(b *service.StreamBuilder, skipKind, skipID string) error {
+// resource (except skip), labelled with the resource id. Input proxies are
+// added only for ids in inputRefs: Benthos starts reading a resource input as
+// soon as it is constructed, so an unused proxy would take messages from the
+// shared input that no stream consumes. Every other kind is lazy.
+func (rs *resourceSet) addProxies(b *service.StreamBuilder, skipKind, skipID string, inputRefs map[string]bool) error {
 	rs.mu.RLock()
 	keys := make([]resourceKey, 0, len(rs.holders))
 	for k := range rs.holders {
 		if k.kind == skipKind && k.id == skipID {
+			continue
+		}
+		if k.kind == "input" && !inputRefs[k.id] {
 			continue
 		}
 		keys = append(keys, k)
@@ -296,6 +302,33 @@ func (rs *resourceSet) addProxies(b *service.StreamBuilder, skipKind, skipID str
 		return err
 	}
 	return b.AddResourcesYAML(string(protectEnv(text)))
+}
+
+// resourceRefs collects every `resource: <id>` reference in a config text.
+func resourceRefs(text []byte) map[string]bool {
+	refs := map[string]bool{}
+	v, err := Echo(text)
+	if err != nil {
+		return refs
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, e := range t {
+				if s, ok := e.(string); ok && k == "resource" {
+					refs[s] = true
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range t {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return refs
 }
 
 func addComponentYAML(b *service.StreamBuilder, kind, text string) error {

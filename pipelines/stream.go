@@ -81,7 +81,7 @@ func (env *Environment) Start(opts StartOptions) (*Running, error) {
 		return nil, &BuildError{Msg: err.Error()}
 	}
 	b.SetHTTPMux(r.mux)
-	if err := env.res.addProxies(b, "", ""); err != nil {
+	if err := env.res.addProxies(b, "", "", resourceRefs(opts.Stream.Text)); err != nil {
 		return nil, &BuildError{Msg: err.Error()}
 	}
 	strm, err := b.Build()
