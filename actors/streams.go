@@ -457,6 +457,24 @@ func (s *Streams) SetAll(ctx context.Context, body []byte, chilled bool, stopTim
 	if err != nil {
 		return &config.StreamConfigError{Msg: err.Error()}
 	}
+	return s.setMembers(set, chilled, stopTimeout)
+}
+
+// SetConfigs replaces the whole set of streams with configs (id → raw
+// config, e.g. the files given to `weir streams`), like SetAll.
+func (s *Streams) SetConfigs(ctx context.Context, configs map[string][]byte, stopTimeout time.Duration) error {
+	set := make(map[string]pipelines.SetMember, len(configs))
+	for id, body := range configs {
+		text, err := s.substitute(body, false)
+		if err != nil {
+			return fmt.Errorf("stream '%s': %w", id, err)
+		}
+		set[id] = pipelines.SetMember{Text: text, LintText: text}
+	}
+	return s.setMembers(set, false, stopTimeout)
+}
+
+func (s *Streams) setMembers(set map[string]pipelines.SetMember, chilled bool, stopTimeout time.Duration) error {
 	ids := make([]string, 0, len(set))
 	for id := range set {
 		ids = append(ids, id)

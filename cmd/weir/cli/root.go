@@ -52,6 +52,7 @@ func Commands() []*ucli.Command {
 		consumeCommand(),
 		groupCommand(),
 		streamCommand(),
+		runCommand(), streamsCommand(), lintCommand(),
 		benchCommand(),
 	}
 }
