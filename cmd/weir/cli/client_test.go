@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -402,5 +403,78 @@ func TestBench(t *testing.T) {
 	}
 	if _, stderr, code := runCLI(t, "", "bench", "produce", "--url", "http://127.0.0.1:1", "--duration", "100ms"); code != 1 || !strings.Contains(stderr, "every request failed") {
 		t.Fatalf("unreachable: exit %d %s", code, stderr)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a command writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestConsumeFollowStopCommits is Ctrl-C on `weir consume --group --follow`:
+// cancelling the command's context (what the first SIGINT does) lets the
+// poll in flight finish, prints it, commits and says goodbye, so the group
+// has no lag and no member left.
+func TestConsumeFollowStopCommits(t *testing.T) {
+	url := startTestWeir(t)
+	if _, stderr, code := runCLI(t, "", "topic", "create", "--url", url, "--partitions", "2", "live"); code != 0 {
+		t.Fatal(stderr)
+	}
+	var out, errb syncBuffer
+	app := NewApp(Commands(), &out, &errb)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- app.RunContext(ctx, []string{"weir", "consume", "--url", url, "--group", "lg", "--follow", "--from", "latest", "live"})
+	}()
+	// The consumer registers with startFromLatest; wait until the group
+	// exists so the events below are past its start.
+	waitFor(t, func() bool {
+		s, _, code := runCLI(t, "", "group", "describe", "--url", url, "--json", "lg")
+		return code == 0 && strings.Contains(s, `"members": [`) && !strings.Contains(s, `"members": []`)
+	})
+	if _, stderr, code := runCLI(t, "e1\ne2\ne3\n", "produce", "--url", url, "live"); code != 0 {
+		t.Fatal(stderr)
+	}
+	waitFor(t, func() bool { return strings.Count(out.String(), "\n") == 3 })
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("consume after Ctrl-C: %v (stderr %s)", err, errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("consume did not stop after its context was cancelled")
+	}
+	if got := out.String(); got != "e1\ne2\ne3\n" {
+		t.Fatalf("printed %q", got)
+	}
+	s, stderr, code := runCLI(t, "", "group", "describe", "--url", url, "--json", "lg")
+	if code != 0 || !strings.Contains(s, `"members": []`) || !strings.Contains(s, `"lag": 0`+"\n}") {
+		t.Fatalf("after stop the group must have no member and no lag: %s %s", s, stderr)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
