@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -478,4 +479,78 @@ func TestKilledStreamCreateSurvives(t *testing.T) {
 		t.Fatalf("config after SIGKILL and restart:\n%v\nwant\n%v", got.Config, want)
 	}
 	p.term(30 * time.Second)
+}
+
+// TestSIGTERMReleasesParkedPoll: a PolarStreams poll parked for 30s must not
+// hold up a graceful stop. SIGTERM with server.shutdown_timeout 5s answers the
+// poll and exits 0 well before the poll's own wait would end.
+func TestSIGTERMReleasesParkedPoll(t *testing.T) {
+	root := t.TempDir()
+	cfg := filepath.Join(root, "weir.yaml")
+	if err := os.WriteFile(cfg, []byte("server:\n  shutdown_timeout: 5s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startWeir(t, filepath.Join(root, "data"), "-c", cfg)
+
+	// One keep-alive connection carries register and then the poll, so the
+	// server has accepted it before the poll is sent.
+	tr := &http.Transport{MaxConnsPerHost: 1}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 60 * time.Second}
+	resp, err := c.Post(p.base+"/v1/consumer/register?consumerId=w&topic=quiet&onNewGroup=startFromEarliest", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("register → %d", resp.StatusCode)
+	}
+
+	wrote := make(chan struct{})
+	type answer struct {
+		code int
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", p.base+"/v1/consumer/poll?consumerId=w&wait=30s", nil)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) },
+		}))
+		resp, err := c.Do(req)
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		answered <- answer{code: resp.StatusCode}
+	}()
+	<-wrote
+	// A full round trip on another connection gives the server time to read
+	// the poll and park it.
+	p.expect("GET", "/ping", nil, 200)
+	select {
+	case a := <-answered:
+		t.Fatalf("the 30s poll answered before SIGTERM: %d %v", a.code, a.err)
+	default:
+	}
+
+	begun := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(7 * time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM:\n%s", code, p.output())
+	}
+	took := time.Since(begun)
+	a := <-answered
+	if a.err != nil || (a.code != 204 && a.code != 503) {
+		t.Fatalf("parked poll answered %d %v, want 204 or 503 before the process ended", a.code, a.err)
+	}
+	if took > 6*time.Second {
+		t.Fatalf("graceful stop took %s with shutdown_timeout 5s", took)
+	}
+	t.Logf("stopped in %s with a parked poll (answered %d)", took, a.code)
 }
