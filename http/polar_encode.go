@@ -1,7 +1,6 @@
 package http
 
 import (
-	"encoding/json"
 	"strconv"
 	"unicode/utf8"
 
@@ -61,9 +60,9 @@ func pollBodySize(chunks []config.Chunk) int {
 // other body becomes a JSON string. Upstream splices every body raw, which
 // breaks the whole response for non-JSON bodies; weir never does (6a).
 func appendPollValue(dst, body []byte) []byte {
-	// json.Valid does not reject invalid UTF-8 inside strings, and a spliced
-	// value must be valid UTF-8 for the response to be valid JSON text.
-	if utf8.Valid(body) && json.Valid(body) {
+	// A spliced value must also be valid UTF-8 (json.Valid alone accepts
+	// invalid UTF-8 inside strings) for the response to be valid JSON text.
+	if validJSONValue(body) {
 		return append(dst, body...)
 	}
 	return appendJSONString(dst, body)
