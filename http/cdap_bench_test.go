@@ -235,4 +235,3 @@ func BenchmarkBaselineGroupCommitSend(b *testing.B) {
 	url := "http://" + ln.Addr().String() + "/send"
 	runClients(b, benchClients, 1, len(body), func(c *http.Client) error { return cdapPost(c, url, "", body) })
 }
-
