@@ -1382,3 +1382,26 @@ func TestCDAPReadPaging(t *testing.T) {
 	c.expectBodies(EV+"?limit=1500", want[:1500]...)
 	c.expectBodies(EV+"?limit=3405", want[:3405]...)
 }
+
+// TestCDAPRecordsAvro reads an Avro batch back as records: each event is
+// decoded with the writer schema of its `schema` header and resolved to the
+// stream schema (id promoted to long).
+func TestCDAPRecordsAvro(t *testing.T) {
+	_, c := fresh(t)
+	c.ok(c.put(D+"/streams/s", `{"format":{"name":"avro","schema":{"type":"record","name":"Record","fields":[{"name":"id","type":"long"},{"name":"name","type":["string","null"]}]}}}`))
+	c.ok(c.do("POST", D+"/streams/s/batch", bytes.NewReader(avroFile(t, ocf.Snappy, 3)), "Content-Type", "avro/binary"))
+	c.ok(c.post(D+"/streams/s", "not avro"))
+	settle()
+	evs := c.events(EV + "?format=records")
+	if len(evs) != 4 {
+		t.Fatalf("%d events", len(evs))
+	}
+	for i := 0; i < 3; i++ {
+		if got := canon(string(evs[i].Record)); got != canon(fmt.Sprintf(`{"id":%d,"name":"Record number %d"}`, i, i)) {
+			t.Fatalf("record %d: %s", i, got)
+		}
+	}
+	if evs[3].Error == "" || evs[3].Body != "not avro" {
+		t.Fatalf("undecodable event: %+v", evs[3])
+	}
+}

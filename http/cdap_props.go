@@ -265,6 +265,8 @@ type compiledFormat struct {
 	// every records read gives an error element, as the spec says).
 	grok    *grokPattern
 	grokErr error
+	// writers caches parsed Avro writer schemas during one read.
+	writers map[string]avroParsed
 }
 
 // compile checks the settings and prepares the decoder. Errors here are the

@@ -85,7 +85,7 @@ func (f *compiledFormat) decode(e *config.Event) (*recordValue, error) {
 		}
 		return grokRecord(sch, f.grok, toUTF8(e.Body))
 	case fmtAvro:
-		return avroRecord(sch, e)
+		return f.avroRecord(e)
 	}
 	return nil, fmt.Errorf("unknown format %q", f.spec.kind)
 }
@@ -350,20 +350,31 @@ func grokRecord(sch *cdapSchema, g *grokPattern, s string) (*recordValue, error)
 
 // avroRecord decodes an Avro body with the writer schema of its `schema`
 // header (or the stream schema), then resolves it to the stream schema.
-func avroRecord(sch *cdapSchema, e *config.Event) (*recordValue, error) {
-	var writer avro.Schema
-	var err error
-	if text, ok := e.Headers["schema"]; ok {
-		writer, err = avro.ParseWithCache(text, "", &avro.SchemaCache{})
-		if err != nil {
-			return nil, fmt.Errorf("invalid writer schema: %v", err)
+// Parsed writer schemas are kept for the rest of the read: a batch's events
+// all carry the same schema text.
+func (f *compiledFormat) avroRecord(e *config.Event) (*recordValue, error) {
+	sch := f.spec.schema
+	text, ok := e.Headers["schema"]
+	if !ok {
+		text = sch.String()
+	}
+	if f.writers == nil {
+		f.writers = map[string]avroParsed{}
+	}
+	w, ok := f.writers[text]
+	if !ok {
+		w.schema, w.err = avro.ParseWithCache(text, "", &avro.SchemaCache{})
+		if w.err != nil {
+			w.err = fmt.Errorf("invalid writer schema: %v", w.err)
 		}
-	} else {
-		writer, err = sch.avroSchema()
-		if err != nil {
-			return nil, err
+		if len(f.writers) < 64 {
+			f.writers[text] = w
 		}
 	}
+	if w.err != nil {
+		return nil, w.err
+	}
+	writer := w.schema
 	d := &avroDecoder{b: e.Body, budget: 4*len(e.Body) + 1024}
 	v, err := d.value(writer, 0)
 	if err != nil {
@@ -381,6 +392,12 @@ func avroRecord(sch *cdapSchema, e *config.Event) (*recordValue, error) {
 		return nil, errors.New("the body is not a record")
 	}
 	return rec, nil
+}
+
+// avroParsed is a parsed writer schema, or why it does not parse.
+type avroParsed struct {
+	schema avro.Schema
+	err    error
 }
 
 // avroDecoder decodes Avro binary into the value tree.
