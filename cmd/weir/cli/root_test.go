@@ -38,7 +38,7 @@ func runLoad(t *testing.T, args ...string) (config.Config, int, string) {
 	return got, code, stderr.String()
 }
 
-func writeFile(t *testing.T, body string) string {
+func writeWeirYAML(t *testing.T, body string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "weir.yaml")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
@@ -48,7 +48,7 @@ func writeFile(t *testing.T, body string) string {
 }
 
 func TestLoadConfigPrecedence(t *testing.T) {
-	file := writeFile(t, "server:\n  addr: 127.0.0.1:7000\nstorage:\n  data_dir: /from/file\n  default_partitions: 2\nlog:\n  level: warn\n")
+	file := writeWeirYAML(t, "server:\n  addr: 127.0.0.1:7000\nstorage:\n  data_dir: /from/file\n  default_partitions: 2\nlog:\n  level: warn\n")
 
 	// No file, no flags: the defaults.
 	cfg, code, errOut := runLoad(t)
@@ -74,7 +74,7 @@ func TestLoadConfigPrecedence(t *testing.T) {
 }
 
 func TestLoadConfigErrors(t *testing.T) {
-	bad := writeFile(t, "server:\n  addr: nowhere\n")
+	bad := writeWeirYAML(t, "server:\n  addr: nowhere\n")
 	cases := []struct {
 		name string
 		args []string
