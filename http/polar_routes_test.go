@@ -230,7 +230,9 @@ func TestPolarProduceValidation(t *testing.T) {
 	do(t, "POST", msgs+strings.Repeat("a", 256)+"/messages", "", strings.NewReader("x")).expect(t, 400, polarPlain, polarInvalidTopic)
 	do(t, "POST", msgs+"t/messages", "", nil).expect(t, 400, polarPlain, size)
 	do(t, "POST", msgs+"t/messages", "", strings.NewReader(strings.Repeat("x", 17))).expect(t, 400, polarPlain, size)
-	// Chunked: io.MultiReader hides the length from the client.
+	// A body of unknown length (io.MultiReader) goes out chunked when it is
+	// non-empty; an empty one goes out as Content-Length: 0 (the client
+	// probes it). A true zero-length chunked body is conformance case 9.
 	do(t, "POST", msgs+"t/messages", "", io.MultiReader(strings.NewReader(""))).expect(t, 400, polarPlain, size)
 	do(t, "POST", msgs+"t/messages", "", io.MultiReader(strings.NewReader(strings.Repeat("y", 17)))).expect(t, 400, polarPlain, size)
 	do(t, "POST", msgs+"t/messages", "application/x-ndjson", strings.NewReader("\n\r\n\n")).expect(t, 400, polarPlain, polarNoEvents)
