@@ -98,10 +98,14 @@ func (o *weirOutput) WriteBatch(ctx context.Context, b service.MessageBatch) err
 	}
 	var groups []*group
 	byKey := map[string]*group{}
+	static, isStatic := o.key.Static()
 	for i, m := range b {
-		key, err := b.TryInterpolatedString(i, o.key)
-		if err != nil {
-			return err
+		key := static
+		if !isStatic {
+			var err error
+			if key, err = b.TryInterpolatedString(i, o.key); err != nil {
+				return err
+			}
 		}
 		body, err := m.AsBytes()
 		if err != nil {
