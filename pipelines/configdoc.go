@@ -246,6 +246,10 @@ func keyOffset(text []byte, lineStarts []int, k *yaml.Node) (int, bool) {
 	}
 	switch k.Style {
 	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		// Escapes make the raw text differ from the value.
+		if strings.ContainsAny(k.Value, "'\"\\") {
+			return 0, false
+		}
 		off++
 	case 0:
 	default:

@@ -61,6 +61,8 @@ func Substitute(body []byte, lookup func(string) (string, bool), lenient bool) (
 // into its escaped form, so that Benthos's own interpolation (which
 // StreamBuilder always applies) turns it back into the same text instead of
 // substituting a second time: stored configs are substituted exactly once.
+// (A reference nested in another's default, which only a client's
+// ${{...}} escape can produce, is still substituted by Benthos.)
 func protectEnv(text []byte) []byte {
 	if !envPattern.Match(text) {
 		return text
