@@ -193,4 +193,3 @@ func (f *fakeTopics) committedOf(group string) map[int]int64 {
 	}
 	return out
 }
-
