@@ -280,6 +280,8 @@ func TestStreamsConformance(t *testing.T) {
 		wantText(t, call(t, "PATCH", u+"/streams/pat", "input: ["), 400, "Error: yaml: line 1: did not find expected node content")
 	})
 	t.Run("31 patch empty", func(t *testing.T) {
+		// Case 29's 502 restarted pat; let it age so a reset is visible.
+		time.Sleep(300 * time.Millisecond)
 		before := getStream(t, u, "pat")
 		wantE200(t, call(t, "PATCH", u+"/streams/pat", ""))
 		after := getStream(t, u, "pat")
