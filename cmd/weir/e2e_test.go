@@ -66,7 +66,7 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // proc is one running weir process.
 type proc struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	base string // http://host:port once listening
 
@@ -77,7 +77,7 @@ type proc struct {
 }
 
 // launch starts weir with args and env extras, without waiting for it.
-func launch(t *testing.T, env []string, args ...string) (*proc, <-chan string) {
+func launch(t testing.TB, env []string, args ...string) (*proc, <-chan string) {
 	t.Helper()
 	cmd := exec.Command(weirBin, args...)
 	cmd.Dir = t.TempDir()
@@ -132,7 +132,7 @@ func launch(t *testing.T, env []string, args ...string) (*proc, <-chan string) {
 
 // startWeir runs `weir serve` on dataDir with a free port and returns once
 // it logged its bound address.
-func startWeir(t *testing.T, dataDir string, extra ...string) *proc {
+func startWeir(t testing.TB, dataDir string, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, extra...)
 	p, addrc := launch(t, nil, args...)
@@ -553,4 +553,20 @@ func TestSIGTERMReleasesParkedPoll(t *testing.T) {
 		t.Fatalf("graceful stop took %s with shutdown_timeout 5s", took)
 	}
 	t.Logf("stopped in %s with a parked poll (answered %d)", took, a.code)
+}
+
+// BenchmarkServeStartup measures a cold `weir serve` on an empty data
+// directory: process start to the first answered /ping (ns/op; the figure in
+// docs/benchmarks.md). Shutdown is not timed.
+func BenchmarkServeStartup(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		dir := b.TempDir()
+		b.StartTimer()
+		p := startWeir(b, dir)
+		p.expect("GET", "/ping", nil, 200)
+		b.StopTimer()
+		p.term(30 * time.Second)
+		b.StartTimer()
+	}
 }
