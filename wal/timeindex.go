@@ -19,9 +19,16 @@ import (
 // retention can often tell that a segment expired without loading it.
 //
 // It lives beside the segments in the file "timeindex" (tidwall ignores
-// names that are not 20 digits). Entries are appended after each Append
-// without an fsync: the file is a hint, checked and completed on every Open,
-// so losing its tail in a crash costs a scan, never a wrong answer.
+// names that are not 20 digits). The entries of the segment being written
+// are kept in memory only; a segment's entries are appended to the file when
+// it is sealed (the batch that rolled to a new segment) and the rest on
+// Close, never with an fsync. Writing the file on every Append used to cost
+// more than the Append itself: on ext4 (data=ordered) the segment's fsync
+// commits the journal with the index file's pending size change and data in
+// it. The file is a hint, checked and completed on every Open (the unsealed
+// tail's entries are rebuilt by reading its index points, and tidwall has
+// that segment in memory already), so losing its tail in a crash costs a
+// scan, never a wrong answer.
 //
 // File layout: the 8-byte magic "WEIRTIX1", then 20-byte entries:
 //
@@ -42,12 +49,14 @@ type indexEntry struct {
 }
 
 // timeIndex holds the entries in memory (offsets strictly increasing,
-// timestamps non-decreasing) and an append handle on the file.
+// timestamps non-decreasing) and an append handle on the file, which holds
+// the first persisted of them.
 type timeIndex struct {
-	path    string
-	f       *os.File
-	entries []indexEntry
-	buf     []byte
+	path      string
+	f         *os.File
+	entries   []indexEntry
+	persisted int
+	buf       []byte
 }
 
 // lastBefore returns the newest entry whose timestamp is < ts.
@@ -68,17 +77,25 @@ func (ix *timeIndex) at(off int64) (indexEntry, bool) {
 	return indexEntry{}, false
 }
 
-// add appends entries (newer than every existing one) in memory and to the
-// file.
-func (ix *timeIndex) add(es []indexEntry) error {
-	if len(es) == 0 {
+// persistBefore appends to the file the in-memory entries for offsets below
+// off that it does not hold yet (those of sealed segments). The file is a
+// hint: no fsync, and a failed write leaves it for Open to complete.
+func (ix *timeIndex) persistBefore(off int64) error {
+	end := ix.persisted
+	for end < len(ix.entries) && ix.entries[end].off < off {
+		end++
+	}
+	if end == ix.persisted || ix.f == nil {
 		return nil
 	}
-	ix.entries = append(ix.entries, es...)
 	ix.buf = ix.buf[:0]
-	for _, e := range es {
+	for _, e := range ix.entries[ix.persisted:end] {
 		ix.buf = appendIndexEntry(ix.buf, e)
 	}
+	// Counted as persisted even if the write fails: appending after a torn
+	// entry would only add entries the reader never reaches, and Open
+	// rebuilds whatever is missing.
+	ix.persisted = end
 	if _, err := ix.f.Write(ix.buf); err != nil {
 		return fmt.Errorf("%w: write time index: %w", config.ErrStorage, err)
 	}
@@ -116,6 +133,7 @@ func (ix *timeIndex) rewrite() error {
 		return fmt.Errorf("%w: %w", config.ErrStorage, err)
 	}
 	ix.f = f
+	ix.persisted = len(ix.entries)
 	return nil
 }
 

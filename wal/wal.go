@@ -253,7 +253,9 @@ func (l *Log) Append(reqs ...[]Record) (first int64, err error) {
 	l.batch.Clear()
 	idx := l.next
 	segCount := len(l.segs)
-	var entries []indexEntry
+	// New index entries go straight into memory and are taken back if the
+	// write fails.
+	indexMark := len(l.index.entries)
 	var lastTS int64
 	for _, req := range reqs {
 		seq := idx - 1 // the request sequence is the offset of its first record
@@ -265,7 +267,7 @@ func (l *Log) Append(reqs ...[]Record) (first int64, err error) {
 			l.batch.Write(idx, l.scratch)
 			tail := &l.segs[len(l.segs)-1]
 			if (idx-1)%uint64(l.opts.IndexInterval) == 0 || idx == tail.start {
-				entries = append(entries, indexEntry{off: int64(idx - 1), ts: req[i].Timestamp})
+				l.index.entries = append(l.index.entries, indexEntry{off: int64(idx - 1), ts: req[i].Timestamp})
 			}
 			lastTS = req[i].Timestamp
 			l.afterWrite(idx, len(l.scratch), lastTS)
@@ -280,6 +282,7 @@ func (l *Log) Append(reqs ...[]Record) (first int64, err error) {
 		err = l.syncHook()
 	}
 	if err != nil {
+		l.index.entries = l.index.entries[:indexMark]
 		return 0, l.poison("append", err)
 	}
 	if len(l.segs) != segCount {
@@ -289,9 +292,11 @@ func (l *Log) Append(reqs ...[]Record) (first int64, err error) {
 		if err := l.confirmRoll(); err != nil {
 			return 0, l.poison("append: sync directory after segment roll", err)
 		}
-	}
-	if err := l.index.add(entries); err != nil {
-		return 0, l.poison("append: write time index", err)
+		// Sealed segments' index entries go to the file now (once per
+		// segment, not per Append); a failure only costs a rebuild at Open.
+		if err := l.index.persistBefore(int64(l.segs[len(l.segs)-1].start - 1)); err != nil {
+			l.log.Warn().Err(err).Str("dir", l.dir).Msg("wal: time index not written; it is rebuilt at the next open")
+		}
 	}
 	first = int64(l.next - 1)
 	l.next = idx
@@ -617,6 +622,13 @@ func (l *Log) Close() error {
 		return ErrClosed
 	}
 	l.closed = true
+	if l.poisoned == nil {
+		// The unsealed tail's entries; a poisoned log's memory may be
+		// ahead of its files, so its index is left for Open to rebuild.
+		if err := l.index.persistBefore(int64(l.next)); err != nil {
+			l.log.Warn().Err(err).Str("dir", l.dir).Msg("wal: time index not written; it is rebuilt at the next open")
+		}
+	}
 	err := errors.Join(l.tw.Close(), l.index.close())
 	if l.poisoned != nil || err == nil {
 		return nil

@@ -433,6 +433,94 @@ func TestOffsetForTime(t *testing.T) {
 	})
 }
 
+// TestTimeIndexWrittenAtSegmentRolls checks when the index file is written:
+// never by an Append that stays inside the segment being written (that write
+// used to ride on every fsync), once per sealed segment, and the rest on
+// Close. A crash image taken while the log is open (its files copied, as a
+// SIGKILL would leave them: the records fsynced, the tail's index entries
+// only in memory) reopens with the same index.
+func TestTimeIndexWrittenAtSegmentRolls(t *testing.T) {
+	forEachMode(t, func(t *testing.T, opts Options) {
+		dir := t.TempDir()
+		l := mustOpen(t, dir, opts)
+		idxPath := filepath.Join(dir, timeIndexFile)
+		size := func() int64 {
+			t.Helper()
+			fi, err := os.Stat(idxPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fi.Size()
+		}
+		var all []Record
+		rolls, quiet := 0, 0
+		for i := 0; i < 120; i++ {
+			before, segs := size(), len(l.segs)
+			req := request(len(all), 1+i%3, 1000+int64(i)*10, 150)
+			mustAppend(t, l, req)
+			all = append(all, req...)
+			after := size()
+			switch {
+			case len(l.segs) == segs && after != before:
+				t.Fatalf("append %d stayed in its segment but wrote the index file (%d → %d bytes)", i, before, after)
+			case len(l.segs) == segs:
+				quiet++
+			default:
+				rolls++
+				// The file holds exactly the sealed segments' entries.
+				tailStart := int64(l.segs[len(l.segs)-1].start - 1)
+				want := 0
+				for _, e := range l.index.entries {
+					if e.off < tailStart {
+						want++
+					}
+				}
+				if got := (after - int64(len(timeIndexMagic))) / indexEntryLen; got != int64(want) {
+					t.Fatalf("after roll %d the index file has %d entries, want %d (sealed segments only)", rolls, got, want)
+				}
+			}
+		}
+		if rolls < 3 || quiet < 10 {
+			t.Fatalf("%d rolls and %d appends within a segment: test too weak", rolls, quiet)
+		}
+		want := slices.Clone(l.index.entries)
+		if len(want) == 0 || size() >= int64(len(timeIndexMagic)+len(want)*indexEntryLen) {
+			t.Fatalf("the unsealed tail's entries should not be in the file yet (%d bytes, %d entries)", size(), len(want))
+		}
+
+		crash := t.TempDir()
+		des, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, de := range des {
+			data, err := os.ReadFile(filepath.Join(dir, de.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(crash, de.Name()), data, 0o640); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := mustOpen(t, crash, opts)
+		if !slices.Equal(c.index.entries, want) {
+			t.Fatalf("crash image rebuilt index differs:\n%v\n%v", c.index.entries, want)
+		}
+		checkOffsetForTime(t, c, 0, all)
+
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := size(); got != int64(len(timeIndexMagic)+len(want)*indexEntryLen) {
+			t.Fatalf("after Close the index file has %d bytes, want all %d entries", got, len(want))
+		}
+		stored, err := readIndexFile(idxPath)
+		if err != nil || !slices.Equal(stored, want) {
+			t.Fatalf("index file after Close: %v, %v; want %v", stored, err, want)
+		}
+	})
+}
+
 func TestTruncateAllKeepsOffsetsMonotonic(t *testing.T) {
 	forEachMode(t, func(t *testing.T, opts Options) {
 		dir := t.TempDir()
