@@ -52,7 +52,9 @@ func Commands() []*ucli.Command {
 		consumeCommand(),
 		groupCommand(),
 		streamCommand(),
-		runCommand(), streamsCommand(), lintCommand(),
+		runCommand(),
+		streamsCommand(),
+		lintCommand(),
 		benchCommand(),
 	}
 }
