@@ -87,6 +87,11 @@ func TestStreamsTopicToTopicAcrossRestart(t *testing.T) {
 		"output:\n  weir:\n    topic: flowB\n    partition_key: ${! this.n }\n"
 	wantE200(t, call(t, "POST", ts.URL+"/streams/a2b", a2b))
 	eventually(t, 10*time.Second, "first 100 in B", func() bool { return len(readTopic(t, ts, "default", "flowB")) == 100 })
+	// The input joined its group as member stream/<id>.
+	gi, err := ts.Engine.DescribeGroup(context.Background(), "default", "flow")
+	if err != nil || len(gi.Members) != 1 || gi.Members[0].ID != "stream/a2b" {
+		t.Fatalf("group %+v %v", gi, err)
+	}
 	produceRange(100, 200)
 	ts.Restart(t)
 	produceRange(200, 300)
