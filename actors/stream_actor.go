@@ -120,6 +120,13 @@ func (a *streamActor) Receive(ctx actor.Context) {
 		}
 		a.publish()
 	case *streamPanicked:
+		if a.busy {
+			// The panic may come from the incarnation being started (its
+			// first message can run before Start's result reaches us):
+			// decide once the operation is done.
+			a.stash = append(a.stash, msg)
+			return
+		}
 		a.onPanic(ctx, msg.ref.run.Load())
 	case *streamRetry:
 		if msg.gen != a.retryGen || a.prepared == nil {
@@ -211,17 +218,19 @@ func (a *streamActor) onOpDone(ctx actor.Context, msg *streamOpDone) {
 			msg.reply <- nil
 		}
 	}
-	if len(a.stash) > 0 {
-		next := a.stash[0]
-		a.stash = a.stash[1:]
-		ctx.Send(ctx.Self(), next)
+	// Replay everything that waited, in order; whatever finds the actor
+	// busy again is stashed again.
+	stash := a.stash
+	a.stash = nil
+	for _, m := range stash {
+		ctx.Send(ctx.Self(), m)
 	}
 }
 
 // onPanic restarts the incarnation that recovered a plugin panic, with
 // backoff, or marks the stream failed after maxPanicRestarts restarts.
 func (a *streamActor) onPanic(ctx actor.Context, r *pipelines.Running) {
-	if r == nil || r != a.cur || a.busy || a.panicked == r {
+	if r == nil || r != a.cur || a.panicked == r {
 		return
 	}
 	a.panicked = r
