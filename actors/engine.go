@@ -66,6 +66,16 @@ type Engine struct {
 	stopOnce  sync.Once
 	stopErr   error
 	retention chan struct{}
+
+	// topicPIDs caches the topic actor of each topic incarnation that
+	// Produce has used (nsKey → *actor.PID), so produce goes facade →
+	// topic → partition without a hop through the manager, whose mailbox
+	// every other request shares. Safe per incarnation: a topic actor's
+	// PID is named by the incarnation id and never reused, and a message
+	// to a deleted incarnation comes back as a dead letter (not
+	// processed), after which the entry is dropped and the request goes
+	// through the manager again.
+	topicPIDs sync.Map
 }
 
 // normalizeConfig returns a copy of c with zero values replaced by defaults.

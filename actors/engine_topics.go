@@ -2,7 +2,11 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/weirflow/weir/config"
 )
@@ -67,6 +71,7 @@ func (e *Engine) DeleteNamespace(ctx context.Context, name string) error {
 		return err
 	}
 	_, err := ask[*okResp](ctx, e, &deleteNamespaceReq{Name: name}, "delete namespace")
+	e.forgetTopics(name, "")
 	return err
 }
 
@@ -201,6 +206,7 @@ func (e *Engine) DeleteTopic(ctx context.Context, ns, topic string) error {
 		return err
 	}
 	_, err := ask[*okResp](ctx, e, &deleteTopicReq{NS: ns, Topic: topic}, "delete topic")
+	e.forgetTopics(ns, topic)
 	return err
 }
 
@@ -218,11 +224,57 @@ func (e *Engine) produce(ctx context.Context, req config.ProduceRequest) (config
 	if err := validateTopicRef(req.Namespace, req.Topic); err != nil {
 		return config.ProduceResult{}, err
 	}
-	r, err := ask[*produceResp](ctx, e, &produceReq{Req: req}, "produce")
-	if err != nil {
-		return config.ProduceResult{}, err
+	key := nsKey(req.Namespace, req.Topic)
+	for attempt := 0; ; attempt++ {
+		pid, err := e.topicPID(ctx, key, req)
+		if err != nil {
+			return config.ProduceResult{}, err
+		}
+		r, err := askPID[*produceResp](ctx, e, pid, &produceReq{Req: req}, "produce", 0)
+		if err != nil && errors.Is(err, errStopped) && attempt == 0 {
+			// A dead letter: that incarnation is gone (deleted, or the
+			// engine is stopping) and did not see the request. Resolve the
+			// name again, once.
+			e.topicPIDs.CompareAndDelete(key, pid)
+			continue
+		}
+		if err != nil {
+			return config.ProduceResult{}, err
+		}
+		return r.Result, nil
 	}
-	return r.Result, nil
+}
+
+// topicPID returns the cached topic actor for key, or asks the manager for
+// it (creating the topic when the request allows) and caches it.
+func (e *Engine) topicPID(ctx context.Context, key string, req config.ProduceRequest) (*actor.PID, error) {
+	if v, ok := e.topicPIDs.Load(key); ok {
+		return v.(*actor.PID), nil
+	}
+	r, err := ask[*topicsResp](ctx, e, &resolveTopicsReq{NS: req.Namespace, Topics: []string{req.Topic}, Create: req.CreateTopic}, "produce")
+	if err != nil {
+		return nil, err
+	}
+	pid := r.Items[0].Meta.PID
+	e.topicPIDs.Store(key, pid)
+	return pid, nil
+}
+
+// forgetTopics drops cached topic actors of ns (of one topic, or all when
+// topic is empty) after a delete; entries missed here are dropped at their
+// first dead letter.
+func (e *Engine) forgetTopics(ns, topic string) {
+	if topic != "" {
+		e.topicPIDs.Delete(nsKey(ns, topic))
+		return
+	}
+	prefix := nsKey(ns, "")
+	e.topicPIDs.Range(func(k, _ any) bool {
+		if strings.HasPrefix(k.(string), prefix) {
+			e.topicPIDs.Delete(k)
+		}
+		return true
+	})
 }
 
 // ProduceAsync checks the request (the topic must exist, or be creatable

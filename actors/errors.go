@@ -15,6 +15,11 @@ type failure struct {
 	err error
 }
 
+// errStopped marks an answer protoactor gave for a message that reached no
+// actor (a dead letter): the message was not processed, so a caller may
+// safely resend it elsewhere. It is wrapped with config.ErrUnavailable.
+var errStopped = errors.New("actor stopped")
+
 // mapActorErr turns protoactor's future errors into weir's sentinels so that
 // callers never see a protoactor type: a timeout is ErrTimeout, a message
 // to a stopped actor is ErrUnavailable.
@@ -25,7 +30,7 @@ func mapActorErr(err error, what string) error {
 	case errors.Is(err, actor.ErrTimeout):
 		return fmt.Errorf("%w: %s", config.ErrTimeout, what)
 	case errors.Is(err, actor.ErrDeadLetter):
-		return fmt.Errorf("%w: %s: actor stopped", config.ErrUnavailable, what)
+		return fmt.Errorf("%w: %s: %w", config.ErrUnavailable, what, errStopped)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fmt.Errorf("%w: %s: %v", config.ErrTimeout, what, err)
 	}
