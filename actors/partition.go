@@ -35,6 +35,15 @@ const (
 // bounded. A write error poisons the log, so the actor answers every waiter
 // with an error and panics; the supervisor restarts it and Started reopens
 // the log, which repairs the tail.
+//
+// The write itself (one Append = one fsync) runs in a goroutine the actor
+// starts, one at a time, and reports back with *writeDone. Meanwhile the
+// actor keeps taking appends from its mailbox into the queue, so the next
+// batch is ready the moment the disk is free, and the acks of one batch go
+// out while the next one is being written: the disk never waits for the
+// actor. Anything that needs the log quiet (truncate, drain, stop) first
+// waits for the write in flight (awaitWrite). Reads may run during a write:
+// wal.Log serialises them with its own mutex.
 type partition struct {
 	sh      *shared
 	ns      string
@@ -47,7 +56,10 @@ type partition struct {
 	wal       *wal.Log
 	lastOpen  time.Time
 	queue     []*pendingAppend
-	flushing  bool // a flushTick is in the mailbox
+	flushing  bool        // a flushTick is in the mailbox
+	inflight  *writeBatch // the write running in its goroutine, nil if none
+	writeSeq  uint64
+	reqs      [][]wal.Record // reused argument of Append
 	watchers  map[string]watcher
 	eventsIn  prometheus.Counter
 	bytesIn   prometheus.Counter
@@ -60,6 +72,21 @@ type pendingAppend struct {
 	req    *appendReq
 	sender *actor.PID
 	bytes  int
+}
+
+// writeBatch is one Append running in a goroutine: the requests it holds
+// (answered when it is done) and where its result arrives.
+type writeBatch struct {
+	seq           uint64
+	batch         []*pendingAppend
+	events, bytes int
+	res           chan writeResult // buffered: the goroutine never blocks
+}
+
+type writeResult struct {
+	first   int64
+	err     error
+	elapsed time.Duration
 }
 
 type watcher struct {
@@ -98,14 +125,24 @@ func (p *partition) Receive(ctx actor.Context) {
 		p.writeAll(ctx, false)
 		p.close()
 	case *actor.Restarting:
+		// Whatever is waiting is answered (failed if the log cannot take
+		// it) rather than left to time out.
+		p.awaitWrite(ctx, false)
+		p.failQueue(ctx, 0, fmt.Errorf("%w: partition %s/%s/%d is restarting", config.ErrStorage, p.ns, p.topic, p.index))
 		p.close()
 	case *appendReq:
 		p.onAppend(ctx, m)
 	case *flushTick:
 		p.flushing = false
-		p.writeBatch(ctx, true)
-		if len(p.queue) > 0 {
-			p.scheduleFlush(ctx)
+		if p.inflight == nil {
+			p.startWrite(ctx)
+		}
+	case *writeDone:
+		if p.inflight != nil && p.inflight.seq == m.seq {
+			p.finishWrite(ctx, <-p.inflight.res, true)
+			// Everything that arrived during the write is queued already
+			// (it was ahead of writeDone in the mailbox): write it now.
+			p.startWrite(ctx)
 		}
 	case *partitionFetch:
 		p.onFetch(ctx, m)
@@ -181,9 +218,13 @@ func (p *partition) ready() error {
 }
 
 func (p *partition) onAppend(ctx actor.Context, m *appendReq) {
-	if len(p.queue) >= p.sh.cfg.Storage.MaxInflightAppends {
+	inflight := len(p.queue)
+	if p.inflight != nil {
+		inflight += len(p.inflight.batch)
+	}
+	if inflight >= p.sh.cfg.Storage.MaxInflightAppends {
 		p.reply(ctx, ctx.Sender(), &failure{err: fmt.Errorf("%w: %s/%s partition %d has %d appends in flight",
-			config.ErrBusy, p.ns, p.topic, p.index, len(p.queue))})
+			config.ErrBusy, p.ns, p.topic, p.index, inflight)})
 		return
 	}
 	if err := p.ready(); err != nil {
@@ -195,29 +236,40 @@ func (p *partition) onAppend(ctx actor.Context, m *appendReq) {
 		size += len(m.Records[i].Body)
 	}
 	p.queue = append(p.queue, &pendingAppend{req: m, sender: ctx.Sender(), bytes: size})
-	p.scheduleFlush(ctx)
-}
-
-func (p *partition) scheduleFlush(ctx actor.Context) {
-	if !p.flushing {
+	// While a write is in flight its writeDone starts the next one. If
+	// not, a tick behind the messages already in the mailbox lets them
+	// join this batch.
+	if p.inflight == nil && !p.flushing {
 		p.flushing = true
 		ctx.Send(ctx.Self(), &flushTick{})
 	}
 }
 
+// writeAll writes everything queued, waiting for each write, and refuses
+// what cannot be written (no log), so nothing is left hanging.
 func (p *partition) writeAll(ctx actor.Context, panicOnError bool) {
+	p.awaitWrite(ctx, panicOnError)
 	for len(p.queue) > 0 && p.wal != nil {
-		p.writeBatch(ctx, panicOnError)
+		p.startWrite(ctx)
+		p.awaitWrite(ctx, panicOnError)
 	}
-	// Whatever could not be written (no log) is refused, never left hanging.
 	p.failQueue(ctx, 0, fmt.Errorf("%w: partition %s/%s/%d is closed", config.ErrStorage, p.ns, p.topic, p.index))
 }
 
-// writeBatch writes the head of the queue as one Append (one fsync) and acks
-// every request in it. Acks go out only after Append returned without error:
-// an acknowledged event is on disk.
-func (p *partition) writeBatch(ctx actor.Context, panicOnError bool) {
-	if len(p.queue) == 0 {
+// awaitWrite blocks until the write in flight (if any) is done and answers
+// its requests. It waits for our own goroutine, never for another actor.
+// The writeDone that follows finds no write in flight and is ignored.
+func (p *partition) awaitWrite(ctx actor.Context, panicOnError bool) {
+	if p.inflight != nil {
+		p.finishWrite(ctx, <-p.inflight.res, panicOnError)
+	}
+}
+
+// startWrite takes the head of the queue (up to the batch caps; a request
+// is never split) and appends it as one Append (one fsync) in a goroutine,
+// which reports with *writeDone. One write at a time.
+func (p *partition) startWrite(ctx actor.Context) {
+	if p.inflight != nil || len(p.queue) == 0 {
 		return
 	}
 	if err := p.ready(); err != nil {
@@ -234,32 +286,60 @@ func (p *partition) writeBatch(ctx actor.Context, panicOnError bool) {
 		bytes += pa.bytes
 		n++
 	}
-	batch := p.queue[:n]
-	reqs := make([][]wal.Record, n)
-	for i, pa := range batch {
-		reqs[i] = pa.req.Records
+	// The batch keeps its own slice: the queue goes on growing meanwhile.
+	batch := make([]*pendingAppend, n)
+	copy(batch, p.queue)
+	clear(p.queue[:n])
+	p.queue = p.queue[n:]
+	// reqs is reused across writes: only the goroutine reads it, and the
+	// next write starts after this one reported.
+	p.reqs = p.reqs[:0]
+	for _, pa := range batch {
+		p.reqs = append(p.reqs, pa.req.Records)
 	}
-	start := time.Now()
-	first, err := p.wal.Append(reqs...)
-	p.sh.m.appendTime.Observe(time.Since(start).Seconds())
-	if err != nil {
+	p.writeSeq++
+	w := &writeBatch{seq: p.writeSeq, batch: batch, events: events, bytes: bytes, res: make(chan writeResult, 1)}
+	p.inflight = w
+	l, reqs, self, root := p.wal, p.reqs, ctx.Self(), p.sh.system.Root
+	go func() {
+		start := time.Now()
+		first, err := l.Append(reqs...)
+		w.res <- writeResult{first: first, err: err, elapsed: time.Since(start)}
+		root.Send(self, &writeDone{seq: w.seq})
+	}()
+}
+
+// finishWrite answers the requests of the write that just ended. Acks go
+// out only after Append returned without error: an acknowledged event is on
+// disk.
+func (p *partition) finishWrite(ctx actor.Context, r writeResult, panicOnError bool) {
+	w := p.inflight
+	p.inflight = nil
+	clear(p.reqs) // the bodies belong to the batch, not to the partition
+	batch := w.batch
+	p.sh.m.appendTime.Observe(r.elapsed.Seconds())
+	if r.err != nil {
 		// The log is poisoned: tidwall/wal's in-memory state may no longer
 		// match the disk. Refuse everything waiting, then fail so the
 		// supervisor rebuilds the actor and Started reopens (repairs) it.
-		werr := fmt.Errorf("%w: append to %s/%s partition %d: %v", config.ErrStorage, p.ns, p.topic, p.index, err)
+		werr := fmt.Errorf("%w: append to %s/%s partition %d: %v", config.ErrStorage, p.ns, p.topic, p.index, r.err)
+		for _, pa := range batch {
+			p.reply(ctx, pa.sender, &failure{err: werr})
+		}
 		p.failQueue(ctx, 0, werr)
-		p.log.Error().Err(err).Msg("append failed; restarting partition to repair its log")
+		p.log.Error().Err(r.err).Msg("append failed; restarting partition to repair its log")
 		p.close()
 		if panicOnError {
 			panic(werr)
 		}
 		return
 	}
+	events, bytes := w.events, w.bytes
 	p.sh.m.batchSize.Observe(float64(events))
 	p.eventsIn.Add(float64(events))
 	p.bytesIn.Add(float64(bytes))
 	var counted int64
-	off := first
+	off := r.first
 	for _, pa := range batch {
 		cnt := len(pa.req.Records)
 		if pa.req.Counted {
@@ -270,11 +350,6 @@ func (p *partition) writeBatch(ctx actor.Context, panicOnError bool) {
 		}})
 		off += int64(cnt)
 	}
-	// Drop references to the written requests so their bodies can be freed.
-	for i := range batch {
-		p.queue[i] = nil
-	}
-	p.queue = p.queue[n:]
 	next := p.wal.NextOffset()
 	p.endOffset.Set(float64(next))
 	if counted > 0 {

@@ -19,10 +19,17 @@ type produceResp struct {
 	Result config.ProduceResult
 }
 
-// flushTick makes the partition write what it has queued (one Append, one
-// fsync). The partition sends it to itself once per burst of appends, so
-// every append that arrives while a write is running joins the next batch.
+// flushTick makes an idle partition start writing what it has queued (one
+// Append, one fsync). The partition sends it to itself at the first append
+// of a burst, so every append already in the mailbox joins that batch; while
+// a write runs, appends wait for its writeDone and form the next batch.
 type flushTick struct{}
+
+// writeDone tells the partition its write goroutine finished write seq; the
+// result is in the write's channel.
+type writeDone struct {
+	seq uint64
+}
 
 // partitionFetch reads by offset. Answer: *fetchResp or *failure.
 type partitionFetch struct {
