@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -51,6 +52,11 @@ type group struct {
 	releasing bool
 	timeout   time.Duration
 	stopTick  chan struct{}
+	// restarted is set on an instance built by a supervisor restart: its
+	// topics are the ones of the first spawn, and its members (kept only
+	// in memory) are gone while the manager's registry still names them,
+	// until the manager answers groupRestarted with groupReset.
+	restarted bool
 }
 
 type member struct {
@@ -88,12 +94,16 @@ type pollFetch struct {
 func offsetKey(topicID string, p int) string { return topicID + "/" + strconv.Itoa(p) }
 
 func newGroupProps(sh *shared, ns, name, id, dir string, metas []topicMeta) *actor.Props {
+	// The producer runs once at spawn and again at every restart of this
+	// one actor.
+	var built atomic.Int64
 	return actor.PropsFromProducer(func() actor.Actor {
 		g := &group{sh: sh, ns: ns, name: name, id: id, dir: dir,
 			committed: map[string]int64{}, topics: map[string]topicMeta{}, byID: map[string]string{},
 			members: map[string]*member{}, owner: map[tp]string{}, delivered: map[tp]int64{},
 			polls: map[uint64]*pollState{}, timeout: sh.cfg.PolarStreams.ConsumerTimeout.Std(),
-			log: sh.log.With().Str("namespace", ns).Str("group", name).Logger()}
+			log:       sh.log.With().Str("namespace", ns).Str("group", name).Logger(),
+			restarted: built.Add(1) > 1}
 		for _, m := range metas {
 			g.topics[m.Name] = m
 			g.byID[m.ID] = m.Name
@@ -127,6 +137,8 @@ func (g *group) Receive(ctx actor.Context) {
 		g.rebalance(ctx)
 	case *topicDeleted:
 		g.onTopicDeleted(ctx, m)
+	case *groupReset:
+		g.onReset(ctx, m)
 	case *groupTick:
 		g.onTick(ctx)
 	case *appendNotice:
@@ -148,8 +160,20 @@ func (g *group) Receive(ctx actor.Context) {
 
 func (g *group) start(ctx actor.Context) {
 	g.openStore()
-	// Commits of topic incarnations that no longer exist are stale: drop
-	// them so a re-created topic starts clean.
+	if g.restarted {
+		// The topics this instance was built with may be out of date, so
+		// pruning waits for the manager's current list (groupReset).
+		g.log.Warn().Msg("group restarted; its members must join again")
+		ctx.Send(ctx.Parent(), &groupRestarted{NS: g.ns, Group: g.name})
+	} else {
+		g.pruneStale()
+	}
+	g.startTicker(ctx)
+}
+
+// pruneStale drops commits of topic incarnations that no longer exist, so a
+// re-created topic starts clean.
+func (g *group) pruneStale() {
 	stale := false
 	for k := range g.committed {
 		id, _, _ := splitOffsetKey(k)
@@ -163,6 +187,32 @@ func (g *group) start(ctx actor.Context) {
 			g.log.Error().Err(err).Msg("dropping stale offsets failed")
 		}
 	}
+}
+
+// onReset completes a restart: the manager has dropped this group's members
+// from its registry and sends the namespace's current topics. Members that
+// joined in between (forwarded before the manager's drop, so ahead of this
+// message) are dropped too, without memberGone (the registry no longer has
+// them, and a later join of the same id must not be undone), so the group
+// and the registry agree: no members. Their polls answer ErrNotMember and
+// they join again.
+func (g *group) onReset(ctx actor.Context, m *groupReset) {
+	g.topics = map[string]topicMeta{}
+	g.byID = map[string]string{}
+	for _, meta := range m.Metas {
+		g.topics[meta.Name] = meta
+		g.byID[meta.ID] = meta.Name
+	}
+	g.pruneStale()
+	for _, id := range slices.Sorted(maps.Keys(g.members)) {
+		g.dropMember(ctx, id, false)
+	}
+	g.rebalance(ctx)
+}
+
+// startTicker sends groupTick to the group every half inactivity timeout
+// (within [10ms, 1s]) until stop.
+func (g *group) startTicker(ctx actor.Context) {
 	interval := g.timeout / 2
 	if interval > maxGroupTick {
 		interval = maxGroupTick
@@ -396,6 +446,12 @@ func (g *group) onTick(ctx actor.Context) {
 // removeMember forgets a member: its polls answer ErrNotMember, and the
 // manager frees the id. The caller rebalances.
 func (g *group) removeMember(ctx actor.Context, id string) {
+	g.dropMember(ctx, id, true)
+}
+
+// dropMember forgets a member and answers its polls with ErrNotMember;
+// notify tells the manager to free the id.
+func (g *group) dropMember(ctx actor.Context, id string, notify bool) {
 	mem := g.members[id]
 	if mem == nil {
 		return
@@ -409,7 +465,9 @@ func (g *group) removeMember(ctx actor.Context, id string) {
 	if mem.poll != nil {
 		g.finishPoll(ctx, mem.poll, err)
 	}
-	ctx.Send(ctx.Parent(), &memberGone{NS: g.ns, Member: id, Group: g.name})
+	if notify {
+		ctx.Send(ctx.Parent(), &memberGone{NS: g.ns, Member: id, Group: g.name})
+	}
 }
 
 func (g *group) notMember(id string) error {

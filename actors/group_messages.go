@@ -14,6 +14,15 @@ import (
 type topicCreated struct{ Meta topicMeta }
 type topicDeleted struct{ Name, ID string }
 
+// groupRestarted tells the manager a group actor was rebuilt by its
+// supervisor and has lost its members (group → manager). The manager drops
+// the group's members from its registry and answers with groupReset.
+type groupRestarted struct{ NS, Group string }
+
+// groupReset gives a restarted group the namespace's current topics, after
+// the manager's registry dropped its members (manager → group).
+type groupReset struct{ Metas []topicMeta }
+
 // groupTick drives the inactivity timeout (sent by the group's ticker; tests
 // may send it too).
 type groupTick struct{}

@@ -131,6 +131,18 @@ func (m *manager) Receive(ctx actor.Context) {
 		if reg := m.members[msg.NS]; reg != nil && reg[msg.Member] == msg.Group {
 			delete(reg, msg.Member)
 		}
+	case *groupRestarted:
+		// A restarted group has no members: free their ids here too, then
+		// give it the current topics. Joins forwarded before this point
+		// reach the group ahead of groupReset, which drops them there.
+		for member, group := range m.members[msg.NS] {
+			if group == msg.Group {
+				delete(m.members[msg.NS], member)
+			}
+		}
+		if pid := m.groups[nsKey(msg.NS, msg.Group)]; pid != nil {
+			ctx.Send(pid, &groupReset{Metas: m.nsMetas(msg.NS)})
+		}
 	case *listGroupsReq:
 		ns, ok := m.cat.namespace(msg.NS)
 		if !ok {
