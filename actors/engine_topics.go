@@ -84,7 +84,8 @@ func validateTopicRef(ns, topic string) error {
 
 // CreateTopic creates a topic in an existing namespace (zero Partitions →
 // storage.default_partitions). An existing topic is returned unchanged with
-// created false.
+// created false. It answers once every partition is open, with their
+// offsets in TopicInfo.Partitions, as GetTopic would.
 func (e *Engine) CreateTopic(ctx context.Context, ns, topic string, props config.TopicProps) (config.TopicInfo, bool, error) {
 	if err := e.enter(); err != nil {
 		return config.TopicInfo{}, false, err
@@ -97,10 +98,17 @@ func (e *Engine) CreateTopic(ctx context.Context, ns, topic string, props config
 	if err != nil {
 		return config.TopicInfo{}, false, err
 	}
-	return r.Info, r.Created, nil
+	info := r.Info
+	// The topic actor holds requests until all its partitions reported
+	// ready, so these answers also prove the partitions exist.
+	if info.Partitions, err = e.partitionInfos(ctx, r.Meta); err != nil {
+		return config.TopicInfo{}, false, err
+	}
+	return info, r.Created, nil
 }
 
-// GetTopic describes a topic, with its partitions' offsets and sizes.
+// GetTopic describes a topic, with the offsets and sizes of all its
+// partitions (one entry per partition, in order).
 func (e *Engine) GetTopic(ctx context.Context, ns, topic string) (config.TopicInfo, error) {
 	if err := e.enter(); err != nil {
 		return config.TopicInfo{}, err
@@ -142,6 +150,9 @@ func (e *Engine) partitionInfos(ctx context.Context, meta topicMeta) ([]config.P
 			return nil, r.err
 		}
 		out[i] = r.r.Info
+		// A partition whose log cannot be opened still answers, with its
+		// index only; it is listed all the same.
+		out[i].Partition = i
 	}
 	return out, nil
 }

@@ -92,3 +92,44 @@ func TestGroupRestartKeepsRegistryConsistent(t *testing.T) {
 		t.Fatalf("poll after re-join = %v, want only the new event", got)
 	}
 }
+
+// CreateTopic answers once the partitions exist and lists them; GetTopic
+// right after it (or after a produce that created the topic) lists all P.
+func TestCreateTopicListsPartitions(t *testing.T) {
+	e := startEngine(t, testConfig(t.TempDir()))
+	ctx := tctx(t)
+	check := func(what string, info config.TopicInfo, want int) {
+		t.Helper()
+		if len(info.Partitions) != want || info.Props.Partitions != want {
+			t.Fatalf("%s: %d partitions listed, props %d, want %d", what, len(info.Partitions), info.Props.Partitions, want)
+		}
+		for i, p := range info.Partitions {
+			if p.Partition != i || p.NextOffset != 0 || p.FirstOffset != 0 {
+				t.Fatalf("%s: partition %d = %+v", what, i, p)
+			}
+		}
+	}
+	for i, parts := range []int{1, 3, 8, 1, 5, 16} {
+		name := "t" + string(rune('a'+i))
+		info, created, err := e.CreateTopic(ctx, "default", name, config.TopicProps{Partitions: parts})
+		if err != nil || !created {
+			t.Fatalf("create %s: %v, %v", name, created, err)
+		}
+		check("create "+name, info, parts)
+		got, err := e.GetTopic(ctx, "default", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("get "+name, got, parts)
+		again, created, err := e.CreateTopic(ctx, "default", name, config.TopicProps{})
+		if err != nil || created {
+			t.Fatalf("create existing %s: %v, %v", name, created, err)
+		}
+		check("create existing "+name, again, parts)
+	}
+	mustProduce(t, e, config.ProduceRequest{Namespace: "default", Topic: "auto", CreateTopic: true, Messages: msgs("x", 1)})
+	got, err := e.GetTopic(ctx, "default", "auto")
+	if err != nil || len(got.Partitions) != testConfig("").Storage.DefaultPartitions {
+		t.Fatalf("topic created by produce: %+v, %v", got, err)
+	}
+}
