@@ -117,6 +117,37 @@ func decodeMeta(b []byte) (m recordMeta, rest int, err error) {
 // decodeRecord validates b and returns its contents. Key and Body are copies
 // (one allocation shared by both), so b may be reused by the caller.
 func decodeRecord(b []byte) (Record, recordMeta, error) {
+	r, m, err := decodeRecordView(b)
+	if err != nil {
+		return r, m, err
+	}
+	// Key and body are contiguous in the envelope: copy them with one
+	// allocation (the make+copy idiom, which skips zeroing the new memory).
+	if n := len(r.Key) + len(r.Body); n > 0 {
+		buf := make([]byte, n)
+		copy(buf, b[len(b)-n:])
+		r.Key, r.Body = splitKeyBody(buf, len(r.Key))
+	}
+	return r, m, nil
+}
+
+// splitKeyBody cuts kb (key then body) into the Record fields: nil for an
+// empty one, and a key capped so that appending to it cannot overwrite the
+// body.
+func splitKeyBody(kb []byte, keyLen int) (key, body []byte) {
+	if keyLen > 0 {
+		key = kb[:keyLen:keyLen]
+	}
+	if len(kb) > keyLen {
+		body = kb[keyLen:len(kb):len(kb)]
+	}
+	return key, body
+}
+
+// decodeRecordView validates b and returns its contents with Key and Body
+// aliasing b (headers are copied into strings). Callers must copy them
+// before b can change or be handed out.
+func decodeRecordView(b []byte) (Record, recordMeta, error) {
 	m, pos, err := decodeMeta(b)
 	if err != nil {
 		return Record{}, m, err
@@ -154,18 +185,7 @@ func decodeRecord(b []byte) (Record, recordMeta, error) {
 	if err != nil {
 		return Record{}, m, err
 	}
-	// Key and body are contiguous in the envelope: copy them with one
-	// allocation (the make+copy idiom, which skips zeroing the new memory).
-	if tail := b[pos-len(key):]; len(tail) > 0 {
-		buf := make([]byte, len(tail))
-		copy(buf, tail)
-		if len(key) > 0 {
-			r.Key = buf[:len(key):len(key)]
-		}
-		if len(buf) > len(key) {
-			r.Body = buf[len(key):]
-		}
-	}
+	r.Key, r.Body = splitKeyBody(b[pos-len(key):], len(key))
 	return r, m, nil
 }
 

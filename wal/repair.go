@@ -42,7 +42,7 @@ type entryChecker func(data []byte, off uint64) (seq uint64, last, ok bool)
 
 // checkLogEntry is the entryChecker of the partition log.
 func checkLogEntry(data []byte, off uint64) (uint64, bool, bool) {
-	_, m, err := decodeRecord(data)
+	_, m, err := decodeRecordView(data) // validation only: nothing is kept
 	if err != nil {
 		return 0, false, false
 	}

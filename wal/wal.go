@@ -184,7 +184,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		SegmentSize:      opts.SegmentSize,
 		LogFormat:        tidwal.Binary,
 		SegmentCacheSize: 2,
-		NoCopy:           true, // decodeRecord copies what it keeps
+		NoCopy:           true, // reads copy what they keep (Fetch, decodeRecord)
 		AllowEmpty:       true, // TruncateAll keeps the next index
 		DirPerms:         dirPerms,
 		FilePerms:        filePerms,
@@ -352,6 +352,10 @@ func (l *Log) confirmRoll() error {
 // from < FirstOffset reads from FirstOffset; from >= NextOffset returns
 // nil, nil. If a record fails validation, Fetch returns the entries before it,
 // or ErrCorrupt when it is the first one.
+//
+// The keys and bodies of one Fetch share one allocation (they never alias
+// tidwall's segment cache): a caller that keeps any of them keeps that
+// buffer alive, so copy a few out of a large fetch to hold them long.
 func (l *Log) Fetch(from int64, maxEvents, maxBytes int) ([]Entry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -372,7 +376,11 @@ func (l *Log) Fetch(from int64, maxEvents, maxBytes int) ([]Entry, error) {
 		return nil, nil
 	}
 	out := make([]Entry, 0, min(uint64(maxEvents), l.next-idx, 1024))
-	size := 0
+	size, kb := 0, 0
+	// First pass: validate and decode with keys and bodies aliasing the
+	// segment cache. tidwall does not change loaded segment memory (the
+	// tail only grows, and we hold the lock), so the views stay valid
+	// even if reading on evicts their segment from the cache.
 	for ; idx < l.next && len(out) < maxEvents; idx++ {
 		data, err := l.tw.Read(idx)
 		if err == nil && len(out) > 0 && size+len(data) > maxBytes {
@@ -380,7 +388,7 @@ func (l *Log) Fetch(from int64, maxEvents, maxBytes int) ([]Entry, error) {
 		}
 		var rec Record
 		if err == nil {
-			rec, _, err = decodeRecord(data)
+			rec, _, err = decodeRecordView(data)
 		}
 		if err != nil {
 			if len(out) > 0 {
@@ -390,6 +398,16 @@ func (l *Log) Fetch(from int64, maxEvents, maxBytes int) ([]Entry, error) {
 		}
 		out = append(out, Entry{Offset: int64(idx - 1), Record: rec})
 		size += len(data)
+		kb += len(rec.Key) + len(rec.Body)
+	}
+	// Second pass: copy every key and body into one exact buffer.
+	buf := make([]byte, 0, kb)
+	for i := range out {
+		r := &out[i].Record
+		start, keyLen := len(buf), len(r.Key)
+		buf = append(buf, r.Key...)
+		buf = append(buf, r.Body...)
+		r.Key, r.Body = splitKeyBody(buf[start:len(buf):len(buf)], keyLen)
 	}
 	return out, nil
 }

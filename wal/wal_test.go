@@ -824,3 +824,61 @@ func TestZeroOptions(t *testing.T) {
 	mustAppend(t, l, req)
 	checkLog(t, l, 0, req)
 }
+
+// Fetch hands out keys and bodies that share one buffer per call but alias
+// neither tidwall's segment cache nor each other: scribbling over every
+// entry, and appending to keys and bodies, changes nothing another entry or
+// a later read sees. Records span several segments, sealed and tail, and
+// include empty keys and bodies.
+func TestFetchEntriesAreIndependentCopies(t *testing.T) {
+	forEachMode(t, func(t *testing.T, opts Options) {
+		l := mustOpen(t, t.TempDir(), opts)
+		var all []Record
+		for i := 0; i < 60; i++ {
+			r := rec(i, 1000+int64(i), 100+i*7)
+			if i%11 == 5 {
+				r.Body = nil
+			}
+			all = append(all, r)
+		}
+		mustAppend(t, l, all[:30])
+		mustAppend(t, l, all[30:])
+		if len(l.segs) < 3 {
+			t.Fatalf("only %d segments", len(l.segs))
+		}
+		for round := 0; round < 2; round++ {
+			es, err := l.Fetch(0, 1000, 1<<20)
+			if err != nil || len(es) != len(all) {
+				t.Fatalf("fetch: %d entries, %v", len(es), err)
+			}
+			for i, e := range es {
+				if e.Offset != int64(i) || !sameRecord(e.Record, all[i]) {
+					t.Fatalf("round %d: entry %d = %+v, want %+v", round, i, e, all[i])
+				}
+				if all[i].Key == nil && e.Key != nil || all[i].Body == nil && e.Body != nil {
+					t.Fatalf("entry %d: empty key/body should be nil: %q %q", i, e.Key, e.Body)
+				}
+			}
+			for i := range es {
+				_ = append(es[i].Key, "XXXXXXXX"...)
+				_ = append(es[i].Body, "YYYYYYYY"...)
+			}
+			for i, e := range es {
+				if !sameRecord(e.Record, all[i]) {
+					t.Fatalf("appending to entries changed entry %d", i)
+				}
+			}
+			for i := range es {
+				for k := range es[i].Key {
+					es[i].Key[k] = 0
+				}
+				for k := range es[i].Body {
+					es[i].Body[k] = 0
+				}
+			}
+		}
+		if e, err := l.Read(7); err != nil || !sameRecord(e.Record, all[7]) {
+			t.Fatalf("Read after scribbling over fetched entries: %+v, %v", e, err)
+		}
+	})
+}
