@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -483,7 +482,7 @@ func TestKilledStreamCreateSurvives(t *testing.T) {
 }
 
 // TestSIGTERMReleasesParkedPoll: a PolarStreams poll parked for 30s must not
-// hold up a graceful stop. SIGTERM with server.shutdown_timeout 5s answers the
+// hold up a graceful stop, and gets an answer rather than a reset. SIGTERM with server.shutdown_timeout 5s answers the
 // poll and exits 0 well before the poll's own wait would end.
 func TestSIGTERMReleasesParkedPoll(t *testing.T) {
 	root := t.TempDir()
@@ -493,33 +492,20 @@ func TestSIGTERMReleasesParkedPoll(t *testing.T) {
 	}
 	p := startWeir(t, filepath.Join(root, "data"), "-c", cfg)
 
-	// One keep-alive connection carries register and then the poll, so the
-	// server has accepted it before the poll is sent.
-	tr := &http.Transport{MaxConnsPerHost: 1}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 60 * time.Second}
-	resp, err := c.Post(p.base+"/v1/consumer/register?consumerId=w&topic=quiet&onNewGroup=startFromEarliest", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("register → %d", resp.StatusCode)
-	}
+	// One event, read by a first poll; the second poll then auto-commits
+	// it before parking. The committed offset, visible through the admin
+	// API, proves the server has read the second poll and is holding it.
+	p.expect("POST", "/v1/topic/quiet/messages?partitionKey=k", []byte("one"), 200)
+	p.expect("PUT", "/v1/consumer/register?consumerId=w&group=gw&topic=quiet&onNewGroup=startFromEarliest", nil, 200)
+	pollUntil(t, p, "w", []string{"one"}, 30*time.Second)
 
-	wrote := make(chan struct{})
 	type answer struct {
 		code int
 		err  error
 	}
 	answered := make(chan answer, 1)
 	go func() {
-		req, _ := http.NewRequest("POST", p.base+"/v1/consumer/poll?consumerId=w&wait=30s", nil)
-		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
-			WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) },
-		}))
-		resp, err := c.Do(req)
+		resp, err := client.Post(p.base+"/v1/consumer/poll?consumerId=w&wait=30s", "", nil)
 		if err != nil {
 			answered <- answer{err: err}
 			return
@@ -528,10 +514,13 @@ func TestSIGTERMReleasesParkedPoll(t *testing.T) {
 		resp.Body.Close()
 		answered <- answer{code: resp.StatusCode}
 	}()
-	<-wrote
-	// A full round trip on another connection gives the server time to read
-	// the poll and park it.
-	p.expect("GET", "/ping", nil, 200)
+	deadline := time.Now().Add(30 * time.Second)
+	for !committedOne(t, p) {
+		if time.Now().After(deadline) {
+			t.Fatal("the second poll never auto-committed the first one's event")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	select {
 	case a := <-answered:
 		t.Fatalf("the 30s poll answered before SIGTERM: %d %v", a.code, a.err)
@@ -554,6 +543,26 @@ func TestSIGTERMReleasesParkedPoll(t *testing.T) {
 		t.Fatalf("graceful stop took %s with shutdown_timeout 5s", took)
 	}
 	t.Logf("stopped in %s with a parked poll (answered %d)", took, a.code)
+}
+
+// committedOne reports whether group gw has committed offset 1 on some
+// partition of topic quiet.
+func committedOne(t *testing.T, p *proc) bool {
+	var g struct {
+		Partitions []struct {
+			Topic     string `json:"topic"`
+			Committed int64  `json:"committed"`
+		} `json:"partitions"`
+	}
+	if err := json.Unmarshal(p.expect("GET", "/weir/v1/namespaces/default/groups/gw", nil, 200), &g); err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range g.Partitions {
+		if part.Topic == "quiet" && part.Committed == 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // BenchmarkServeStartup measures a cold `weir serve` on an empty data
