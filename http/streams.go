@@ -3,7 +3,6 @@ package http
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -134,42 +133,6 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_, _ = w.Write(b)
-}
-
-// streamsError is the one mapping from the stream manager's errors to the
-// streams-mode statuses and bodies.
-func streamsError(w http.ResponseWriter, err error) {
-	var lint *config.StreamLintError
-	var cfgErr *config.StreamConfigError
-	var build *config.StreamBuildError
-	var set *config.StreamSetError
-	var kind *config.InvalidResourceKind
-	switch {
-	case errors.As(err, &lint):
-		lints := lint.Lints
-		if lints == nil {
-			lints = []string{}
-		}
-		writeJSON(w, http.StatusBadRequest, map[string][]string{"lint_errors": lints, "linting_errors": lints})
-	case errors.As(err, &cfgErr):
-		textError(w, http.StatusBadRequest, "Error: "+cfgErr.Msg)
-	case errors.As(err, &set):
-		textError(w, http.StatusBadRequest, "Error: "+set.Error())
-	case errors.As(err, &kind):
-		textError(w, http.StatusBadRequest, "Var `type` must be set to one of `cache`, `input`, `output`, `processor` or `rate_limit`")
-	case errors.Is(err, config.ErrStreamNotFound):
-		textError(w, http.StatusNotFound, "Stream not found")
-	case errors.Is(err, config.ErrStreamExists):
-		textError(w, http.StatusBadRequest, "Stream already exists")
-	case errors.Is(err, config.ErrTooLarge):
-		textError(w, http.StatusRequestEntityTooLarge, "Error: "+err.Error())
-	case errors.Is(err, config.ErrUnavailable):
-		textError(w, http.StatusServiceUnavailable, "Error: "+err.Error())
-	case errors.As(err, &build):
-		textError(w, http.StatusBadGateway, "Error: "+build.Msg)
-	default:
-		textError(w, http.StatusBadGateway, "Error: "+err.Error())
-	}
 }
 
 // readBody reads a request body up to streams.max_body_size.
