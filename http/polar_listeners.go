@@ -58,6 +58,14 @@ func (s *Server) ListenDedicated() error {
 		ports[l.family] = ln.Addr().(*net.TCPAddr).Port
 	}
 	d.lns, d.ports = lns, ports
+	// With port 0 the bound ports are known only here: scripts and
+	// black-box tests find the discovery listener (which /v1/brokers does
+	// not report) through these fields.
+	s.log.Info().
+		Str("discovery_addr", lns[polarDiscovery].Addr().String()).
+		Str("producer_addr", lns[polarProducer].Addr().String()).
+		Str("consumer_addr", lns[polarConsumer].Addr().String()).
+		Msg("polarstreams dedicated listeners bound")
 	return nil
 }
 

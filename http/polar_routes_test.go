@@ -3,6 +3,7 @@ package http
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -497,4 +498,66 @@ func TestPolarDedicatedListeners(t *testing.T) {
 	if a.status != 204 {
 		t.Fatalf("poll on consumer port: %+v", a)
 	}
+}
+
+// TestPolarDedicatedListenersLogged: with port 0 the discovery port is not in
+// any answer, so start-up logs every bound dedicated address; a black-box
+// client finds the listeners there.
+func TestPolarDedicatedListenersLogged(t *testing.T) {
+	var logBuf syncBuffer
+	cfg := config.Default()
+	cfg.Server.Addr = "127.0.0.1:0"
+	cfg.PolarStreams.DedicatedListeners = true
+	cfg.PolarStreams.DiscoveryPort, cfg.PolarStreams.ProducerPort, cfg.PolarStreams.ConsumerPort = 0, 0, 0
+	s := New(Options{Config: cfg, Engine: &recordingEngine{ready: true}, Logger: zerolog.New(&logBuf)})
+	ln, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	var line struct {
+		Message   string `json:"message"`
+		Discovery string `json:"discovery_addr"`
+		Producer  string `json:"producer_addr"`
+		Consumer  string `json:"consumer_addr"`
+	}
+	for _, l := range strings.Split(logBuf.String(), "\n") {
+		if strings.Contains(l, "dedicated listeners bound") {
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dp, pp, cp := s.PolarPorts()
+	want := fmt.Sprintf("127.0.0.1:%d 127.0.0.1:%d 127.0.0.1:%d", dp, pp, cp)
+	if got := line.Discovery + " " + line.Producer + " " + line.Consumer; got != want {
+		t.Fatalf("logged %q, want %q (log %q)", got, want, logBuf.String())
+	}
+	do(t, "GET", "http://"+line.Discovery+"/status", "", nil).expect(t, 200, polarPlain, fmt.Sprintf("Client discovery server listening on %d\n", dp))
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines to log into.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
