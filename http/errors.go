@@ -111,9 +111,13 @@ func polarError(c *gin.Context, log zerolog.Logger, err error, internal string) 
 	case errors.Is(err, config.ErrUnavailable):
 		c.Header("Retry-After", "1")
 		polarText(c, http.StatusServiceUnavailable, polarUnavailable)
-	case errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil:
-		// The client went away; nobody reads the answer. 499 is what the
-		// access log records, nothing is written.
+	case c.Request.Context().Err() != nil:
+		// The client went away (closed the connection, e.g. its own timeout
+		// during a ?wait= poll); nobody reads the answer. The engine reports
+		// this as a timeout wrapping context.Canceled only as text, so the
+		// request's own context decides. Not an error of weir's: debug log,
+		// 499 for the access log, nothing written.
+		log.Debug().Err(err).Str("method", c.Request.Method).Str("path", c.Request.URL.Path).Msg("polarstreams client went away")
 		c.Status(499)
 	default:
 		// Storage failures and deadlines: the events may or may not have

@@ -561,3 +561,63 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// blockingPollEngine parks every poll until the request's context ends and
+// then fails the way actors.Engine does: a timeout that names the
+// cancellation only in its text.
+type blockingPollEngine struct {
+	recordingEngine
+	parked chan struct{}
+}
+
+func (e *blockingPollEngine) Poll(ctx context.Context, _ config.PollRequest) (config.PollResult, error) {
+	close(e.parked)
+	<-ctx.Done()
+	return config.PollResult{}, fmt.Errorf("%w: poll: %v", config.ErrTimeout, ctx.Err())
+}
+
+// TestPolarClientGoneIsNotAnError: a client that drops a waiting poll is not
+// a server failure: no error is logged (it was, as "polarstreams request
+// failed", for every client-side timeout of a long poll).
+func TestPolarClientGoneIsNotAnError(t *testing.T) {
+	var logBuf syncBuffer
+	cfg := config.Default()
+	cfg.Server.Addr = "127.0.0.1:0"
+	eng := &blockingPollEngine{recordingEngine: recordingEngine{ready: true}, parked: make(chan struct{})}
+	s := New(Options{Config: cfg, Engine: eng, Logger: zerolog.New(&logBuf)})
+	ln, err := s.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}
+	defer stop()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, "POST /v1/consumer/poll?consumerId=c1&wait=30s HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	<-eng.parked
+	conn.Close()
+	// The graceful stop waits for the handler, so its log line is written
+	// once stop returns.
+	stop()
+	if strings.Contains(logBuf.String(), `"level":"error"`) {
+		t.Fatalf("a dropped client was logged as an error: %s", logBuf.String())
+	}
+	if !strings.Contains(logBuf.String(), "client went away") {
+		t.Fatalf("no debug line for the dropped client: %q", logBuf.String())
+	}
+}
