@@ -1206,3 +1206,61 @@ func TestPolar57LatestIsPinned(t *testing.T) {
 		t.Fatalf("%+v", recs)
 	}
 }
+
+// ---- Beyond the checklist (second review pass) ----
+
+// TestPolarAbandonedLongPollLosesNothing: a client that gives up on a
+// ?wait= poll (HTTP client timeout, closed connection) must not take the
+// records that arrive afterwards: at-least-once (§5) says records handed to
+// nobody are delivered again, and the id's next poll must not queue behind
+// the dead one.
+//
+// ENGINE BUG (actors/, not the HTTP layer): Engine.Poll returns on ctx
+// cancellation (askPID), but the group actor keeps the parked pollState.
+// When an event arrives, completeFetch advances g.delivered for the dead
+// poll and answers a future nobody reads; the member's next poll then
+// auto-commits that position, so the event is never delivered to the group.
+// Meanwhile the member's next poll waits in mem.waiting behind the dead one
+// until its wait ends. Reproduced against the binary: wait=4s poll dropped
+// after 0.5s, a following poll answered after 3.3s; an event produced after
+// the drop was never delivered. A fix needs the group to learn of the
+// cancellation (a cancel message from Engine.Poll on ctx.Done, or a done
+// channel in pollReq checked before positions advance).
+func TestPolarAbandonedLongPollLosesNothing(t *testing.T) {
+	t.Skip("engine bug in actors/group.go: a cancelled parked poll still takes records and blocks the next poll (see comment)")
+	p := newPolar(t, nil)
+	p.mustRegister("c1", "g", "startFromEarliest", "t1")
+	ctx, cancel := context.WithCancel(context.Background())
+	wrote := make(chan struct{})
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), "POST",
+		p.ts.URL+"/v1/consumer/poll?consumerId=c1&wait=10s", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := p.client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	<-wrote
+	// No observable event says the poll is parked in the group; the handler
+	// needs a moment to reach the engine after the request is written.
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	if err := <-errc; err == nil {
+		t.Fatal("the cancelled poll answered")
+	}
+	p.mustProduce("t1", "123", "application/json", []byte(`{"after":1}`))
+	start := time.Now()
+	recs := pFlatten(t, p.poll("c1"))
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("the next poll waited %v behind the abandoned one", el)
+	}
+	if len(recs) != 1 || recs[0].value != `{"after":1}` || recs[0].offset != 0 {
+		t.Fatalf("after an abandoned poll got %+v, want the event at offset 0", recs)
+	}
+}
