@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -241,7 +243,7 @@ func (e *Engine) produce(ctx context.Context, req config.ProduceRequest) (config
 		if err != nil {
 			return config.ProduceResult{}, err
 		}
-		r, err := askPID[*produceResp](ctx, e, pid, &produceReq{Req: req}, "produce", 0)
+		r, err := e.askProduce(ctx, pid, req)
 		if err != nil && errors.Is(err, errStopped) && attempt == 0 {
 			// A dead letter: that incarnation is gone (deleted, or the
 			// engine is stopping) and did not see the request. Resolve the
@@ -252,7 +254,44 @@ func (e *Engine) produce(ctx context.Context, req config.ProduceRequest) (config
 		if err != nil {
 			return config.ProduceResult{}, err
 		}
-		return r.Result, nil
+		return r, nil
+	}
+}
+
+// replyChans recycles the reply channels of answered produce calls. Only a
+// channel whose one answer was received goes back: a call that timed out
+// may still get its late answer, so its channel is left to the GC.
+var replyChans = sync.Pool{New: func() any { return make(chan produceAnswer, 1) }}
+
+// askProduce sends req to a topic actor and waits for the partition's
+// answer on a channel (see replyTo), up to ctx's deadline or the request
+// timeout. A topic actor that is no longer registered (a deleted
+// incarnation) gives errStopped without sending, like a dead letter would.
+func (e *Engine) askProduce(ctx context.Context, pid *actor.PID, req config.ProduceRequest) (config.ProduceResult, error) {
+	var timeout <-chan time.Time
+	if _, ok := ctx.Deadline(); ok {
+		if ctx.Err() != nil {
+			return config.ProduceResult{}, fmt.Errorf("%w: deadline passed", config.ErrTimeout)
+		}
+	} else {
+		// No deadline of the caller's: the request timeout bounds the wait.
+		t := time.NewTimer(e.sh.reqTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	if _, ok := e.system.ProcessRegistry.Get(pid); !ok {
+		return config.ProduceResult{}, mapActorErr(actor.ErrDeadLetter, "produce")
+	}
+	ch := replyChans.Get().(chan produceAnswer)
+	e.system.Root.Send(pid, &produceReq{Req: req, Reply: ch})
+	select {
+	case a := <-ch:
+		replyChans.Put(ch)
+		return a.res, a.err
+	case <-timeout:
+		return config.ProduceResult{}, mapActorErr(actor.ErrTimeout, "produce")
+	case <-ctx.Done():
+		return config.ProduceResult{}, mapActorErr(ctx.Err(), "produce")
 	}
 }
 

@@ -381,12 +381,12 @@ func (m *manager) onProduce(ctx actor.Context, msg *produceReq) {
 	if h == nil {
 		if !msg.Req.CreateTopic {
 			_, _, err := m.lookup(msg.Req.Namespace, msg.Req.Topic)
-			respondTo(ctx, ctx.Sender(), &failure{err: err})
+			msg.replyTo(ctx.Sender()).fail(ctx.ActorSystem(), err)
 			return
 		}
 		r, err := m.createTopic(ctx, msg.Req.Namespace, msg.Req.Topic, config.DefaultTopicProps())
 		if err != nil {
-			respondTo(ctx, ctx.Sender(), &failure{err: err})
+			msg.replyTo(ctx.Sender()).fail(ctx.ActorSystem(), err)
 			return
 		}
 		h = &topicHandle{pid: m.topics[nsKey(msg.Req.Namespace, msg.Req.Topic)].pid, meta: r.Meta}

@@ -69,9 +69,8 @@ type partition struct {
 }
 
 type pendingAppend struct {
-	req    *appendReq
-	sender *actor.PID
-	bytes  int
+	req   *appendReq
+	bytes int
 }
 
 // writeBatch is one Append running in a goroutine: the requests it holds
@@ -223,19 +222,19 @@ func (p *partition) onAppend(ctx actor.Context, m *appendReq) {
 		inflight += len(p.inflight.batch)
 	}
 	if inflight >= p.sh.cfg.Storage.MaxInflightAppends {
-		p.reply(ctx, ctx.Sender(), &failure{err: fmt.Errorf("%w: %s/%s partition %d has %d appends in flight",
-			config.ErrBusy, p.ns, p.topic, p.index, inflight)})
+		m.Reply.fail(p.sh.system, fmt.Errorf("%w: %s/%s partition %d has %d appends in flight",
+			config.ErrBusy, p.ns, p.topic, p.index, inflight))
 		return
 	}
 	if err := p.ready(); err != nil {
-		p.reply(ctx, ctx.Sender(), &failure{err: err})
+		m.Reply.fail(p.sh.system, err)
 		return
 	}
 	size := 0
 	for i := range m.Records {
 		size += len(m.Records[i].Body)
 	}
-	p.queue = append(p.queue, &pendingAppend{req: m, sender: ctx.Sender(), bytes: size})
+	p.queue = append(p.queue, &pendingAppend{req: m, bytes: size})
 	// While a write is in flight its writeDone starts the next one. If
 	// not, a tick behind the messages already in the mailbox lets them
 	// join this batch.
@@ -324,7 +323,7 @@ func (p *partition) finishWrite(ctx actor.Context, r writeResult, panicOnError b
 		// supervisor rebuilds the actor and Started reopens (repairs) it.
 		werr := fmt.Errorf("%w: append to %s/%s partition %d: %v", config.ErrStorage, p.ns, p.topic, p.index, r.err)
 		for _, pa := range batch {
-			p.reply(ctx, pa.sender, &failure{err: werr})
+			pa.req.Reply.fail(p.sh.system, werr)
 		}
 		p.failQueue(ctx, 0, werr)
 		p.log.Error().Err(r.err).Msg("append failed; restarting partition to repair its log")
@@ -345,9 +344,9 @@ func (p *partition) finishWrite(ctx actor.Context, r writeResult, panicOnError b
 		if pa.req.Counted {
 			counted += int64(pa.bytes)
 		}
-		p.reply(ctx, pa.sender, &produceResp{Result: config.ProduceResult{
+		pa.req.Reply.ok(p.sh.system, config.ProduceResult{
 			Partition: p.index, FirstOffset: off, Count: cnt, Timestamp: pa.req.Records[0].Timestamp,
-		}})
+		})
 		off += int64(cnt)
 	}
 	next := p.wal.NextOffset()
@@ -360,18 +359,10 @@ func (p *partition) finishWrite(ctx actor.Context, r writeResult, panicOnError b
 
 func (p *partition) failQueue(ctx actor.Context, from int, err error) {
 	for i := from; i < len(p.queue); i++ {
-		p.reply(ctx, p.queue[i].sender, &failure{err: err})
+		p.queue[i].req.Reply.fail(p.sh.system, err)
 		p.queue[i] = nil
 	}
 	p.queue = p.queue[:from]
-}
-
-// reply answers a request whose sender may be nil (fire-and-forget appends
-// such as notifications).
-func (p *partition) reply(ctx actor.Context, to *actor.PID, msg any) {
-	if to != nil {
-		ctx.Send(to, msg)
-	}
 }
 
 func (p *partition) notifyWatchers(ctx actor.Context, next int64) {

@@ -1,17 +1,65 @@
 package actors
 
 import (
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/weirflow/weir/config"
 	"github.com/weirflow/weir/wal"
 )
 
-// appendReq asks a partition to append one atomic request (topic → partition;
-// the sender is the producer's future, or nil for fire-and-forget appends).
-// Answer: *produceResp or *failure.
+// appendReq asks a partition to append one atomic request (topic →
+// partition). The answer goes to Reply.
 type appendReq struct {
 	Records []wal.Record
 	// Counted adds the bodies to the topic's notification counter.
 	Counted bool
+	Reply   replyTo
+}
+
+// produceAnswer is the answer of a produce on a reply channel: a result or
+// an error.
+type produceAnswer struct {
+	res config.ProduceResult
+	err error
+}
+
+// replyTo is where the answer of a produce goes. An Engine.Produce call
+// waits on ch: a channel instead of a protoactor future costs no future
+// actor, no registry entry and no timer goroutine per request, which
+// matters at hundreds of concurrent producers. Requests issued through a
+// future (the async queues) name their pid instead; fire-and-forget appends
+// (notifications) have neither.
+type replyTo struct {
+	ch  chan produceAnswer // buffered (1): a send never blocks an actor
+	pid *actor.PID
+}
+
+// ok and fail answer the request. Each request is answered exactly once;
+// the select only guards an actor against blocking if a bug ever answered
+// twice. Both may be called from any goroutine (the root context is safe
+// for concurrent use).
+func (r replyTo) ok(sys *actor.ActorSystem, res config.ProduceResult) {
+	switch {
+	case r.ch != nil:
+		select {
+		case r.ch <- produceAnswer{res: res}:
+		default:
+		}
+	case r.pid != nil:
+		sys.Root.Send(r.pid, &produceResp{Result: res})
+	}
+}
+
+func (r replyTo) fail(sys *actor.ActorSystem, err error) {
+	switch {
+	case r.ch != nil:
+		select {
+		case r.ch <- produceAnswer{err: err}:
+		default:
+		}
+	case r.pid != nil:
+		sys.Root.Send(r.pid, &failure{err: err})
+	}
 }
 
 // produceResp acknowledges a durable append.

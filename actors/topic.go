@@ -171,8 +171,9 @@ func (t *topic) onProduce(ctx actor.Context, sender *actor.PID, m *produceReq) {
 		p = t.rr % n
 		t.rr = (t.rr + 1) % n
 	}
+	reply := m.replyTo(sender)
 	if len(req.Messages) == 0 {
-		respondTo(ctx, sender, &produceResp{Result: config.ProduceResult{Partition: p, FirstOffset: -1}})
+		reply.ok(t.sh.system, config.ProduceResult{Partition: p, FirstOffset: -1})
 		return
 	}
 	ts := time.Now().UnixMicro()
@@ -185,7 +186,7 @@ func (t *topic) onProduce(ctx actor.Context, sender *actor.PID, m *produceReq) {
 		recs[i] = wal.Record{Timestamp: ts, Headers: msg.Headers, Key: req.Key, Body: msg.Body}
 	}
 	counted := !req.Uncounted && t.name != config.NotificationsTopic
-	ctx.RequestWithCustomSender(t.parts[p], &appendReq{Records: recs, Counted: counted}, sender)
+	ctx.Send(t.parts[p], &appendReq{Records: recs, Counted: counted, Reply: reply})
 }
 
 // minTimestamp is the oldest append time still readable under the TTL

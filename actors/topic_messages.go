@@ -27,10 +27,17 @@ type toPartition struct {
 	Msg       any
 }
 
-// produceReq is an Engine produce (manager → topic). Answer, from the
-// partition: *produceResp or *failure.
+// produceReq is an Engine produce (Engine or manager → topic). Answer, from
+// the partition: on Reply when it is set (Engine.Produce), else to the
+// sender (*produceResp or *failure).
 type produceReq struct {
-	Req config.ProduceRequest
+	Req   config.ProduceRequest
+	Reply chan produceAnswer
+}
+
+// replyTo is where the answer of m goes, given the message's sender.
+func (m *produceReq) replyTo(sender *actor.PID) replyTo {
+	return replyTo{ch: m.Reply, pid: sender}
 }
 
 // readRangeReq is a time-range read across partitions. Answer: *readRangeResp or *failure.
