@@ -248,11 +248,14 @@ func (s *Server) polarProduce(c *gin.Context) {
 	if limit <= 0 {
 		limit = int64(config.Default().PolarStreams.MaxMessageSize)
 	}
-	body, ok := readLimitedBody(c.Request, limit)
+	body, ok, unread := readLimitedBody(c.Request, limit)
 	if !ok {
-		// The rest of an oversized body is never read; closing the
-		// connection keeps it from being parsed as the next request.
-		c.Header("Connection", "close")
+		if unread {
+			// The rest of an oversized body is never read; closing the
+			// connection keeps it from being parsed as the next request.
+			// An empty body leaves the connection clean for keep-alive.
+			c.Header("Connection", "close")
+		}
 		polarText(c, http.StatusBadRequest, polarSizeText(limit))
 		return
 	}
@@ -300,25 +303,31 @@ func polarSizeText(limit int64) string {
 // readLimitedBody reads a produce body of 1..limit bytes (inclusive). A
 // Content-Length above the limit is rejected without reading; a chunked
 // body is read up to limit+1 bytes. ok is false for an empty, oversized or
-// truncated body.
-func readLimitedBody(r *http.Request, limit int64) ([]byte, bool) {
+// truncated body; unread then says whether body bytes may be left on the
+// connection (oversized or broken), so it must not be reused.
+func readLimitedBody(r *http.Request, limit int64) (body []byte, ok, unread bool) {
 	switch {
-	case r.ContentLength == 0 || r.ContentLength > limit:
-		return nil, false
+	case r.ContentLength == 0:
+		return nil, false, false
+	case r.ContentLength > limit:
+		return nil, false, true
 	case r.ContentLength > 0:
 		body := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, body); err != nil {
-			return nil, false
+			return nil, false, true
 		}
-		return body, true
+		return body, true, false
 	}
 	// Chunked (accepted by weir, 6c): read at most limit+1 to tell "exactly
 	// the limit" from "over it".
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil || len(body) == 0 || int64(len(body)) > limit {
-		return nil, false
+	switch {
+	case err != nil || int64(len(body)) > limit:
+		return nil, false, true
+	case len(body) == 0:
+		return nil, false, false
 	}
-	return body, true
+	return body, true, false
 }
 
 // polarRegister answers PUT/POST /v1/consumer/register.

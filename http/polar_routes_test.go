@@ -300,6 +300,47 @@ func TestPolarProduceOversizedNotRead(t *testing.T) {
 	}
 }
 
+// TestPolarProduceKeepAliveAfterEmpty: an empty body (Content-Length 0 or a
+// zero-length chunked body) leaves nothing unread, so its 400 keeps the
+// connection open and the next request on it is answered; an oversized body
+// closes it (its rest was never read).
+func TestPolarProduceKeepAliveAfterEmpty(t *testing.T) {
+	eng := &recordingEngine{ready: true}
+	_, base := startRouteServer(t, eng, func(c *config.Config) { c.PolarStreams.MaxMessageSize = 4 })
+	u, _ := url.Parse(base)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(conn)
+	for i, tc := range []struct {
+		req       string
+		status    int
+		body      string
+		connClose bool
+	}{
+		{"POST /v1/topic/t/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 400, polarSizeText(4), false},
+		{"POST /v1/topic/t/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, polarSizeText(4), false},
+		{"POST /v1/topic/t/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcd", 200, "OK", false},
+		{"POST /v1/topic/t/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n0\r\n\r\n", 400, polarSizeText(4), true},
+	} {
+		if _, err := io.WriteString(conn, tc.req); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || string(b) != tc.body || resp.Close != tc.connClose {
+			t.Fatalf("request %d: %d %q close=%v, want %d %q close=%v", i, resp.StatusCode, b, resp.Close, tc.status, tc.body, tc.connClose)
+		}
+	}
+}
+
 // TestPolarProduceErrors maps engine errors to the spec's answers.
 func TestPolarProduceErrors(t *testing.T) {
 	eng := &recordingEngine{ready: true}
