@@ -30,20 +30,15 @@ const (
 	reopenBackoff = 100 * time.Millisecond
 )
 
-// partition owns one wal.Log: it is the only code that touches it. Appends
-// are queued from the mailbox and written together (group commit); reads are
-// bounded. A write error poisons the log, so the actor answers every waiter
-// with an error and panics; the supervisor restarts it and Started reopens
-// the log, which repairs the tail.
-//
-// The write itself (one Append = one fsync) runs in a goroutine the actor
-// starts, one at a time, and reports back with *writeDone. Meanwhile the
-// actor keeps taking appends from its mailbox into the queue, so the next
-// batch is ready the moment the disk is free, and the acks of one batch go
-// out while the next one is being written: the disk never waits for the
-// actor. Anything that needs the log quiet (truncate, drain, stop) first
-// waits for the write in flight (awaitWrite). Reads may run during a write:
-// wal.Log serialises them with its own mutex.
+// partition owns one wal.Log: it and its writer are the only code that
+// touches it. Appends go to the writer's queue (see writer: one long-lived
+// goroutine per open log writes group-committed batches and acknowledges
+// them itself); reads are bounded and served here, beside a write in
+// flight (wal.Log serialises them with its own mutex). A write error
+// poisons the log: the writer refuses everything waiting and reports it,
+// and the actor panics; the supervisor restarts it and Started reopens the
+// log, which repairs the tail. Anything that needs the log quiet (truncate,
+// drain, stop) first waits for the writer to empty its queue (flush).
 type partition struct {
 	sh      *shared
 	ns      string
@@ -53,39 +48,16 @@ type partition struct {
 	dir     string
 	log     zerolog.Logger
 
-	wal       *wal.Log
-	lastOpen  time.Time
-	queue     []*pendingAppend
-	flushing  bool        // a flushTick is in the mailbox
-	inflight  *writeBatch // the write running in its goroutine, nil if none
-	writeSeq  uint64
-	reqs      [][]wal.Record // reused argument of Append
-	watchers  map[string]watcher
-	eventsIn  prometheus.Counter
-	bytesIn   prometheus.Counter
-	eventsOut prometheus.Counter
-	bytesOut  prometheus.Counter
-	endOffset prometheus.Gauge
-}
-
-type pendingAppend struct {
-	req   *appendReq
-	bytes int
-}
-
-// writeBatch is one Append running in a goroutine: the requests it holds
-// (answered when it is done) and where its result arrives.
-type writeBatch struct {
-	seq           uint64
-	batch         []*pendingAppend
-	events, bytes int
-	res           chan writeResult // buffered: the goroutine never blocks
-}
-
-type writeResult struct {
-	first   int64
-	err     error
-	elapsed time.Duration
+	self, parent *actor.PID
+	wal          *wal.Log
+	w            *writer // runs while wal is open
+	lastOpen     time.Time
+	watchers     map[string]watcher
+	eventsIn     prometheus.Counter
+	bytesIn      prometheus.Counter
+	eventsOut    prometheus.Counter
+	bytesOut     prometheus.Counter
+	endOffset    prometheus.Gauge
 }
 
 type watcher struct {
@@ -112,6 +84,7 @@ func (p *partition) Receive(ctx actor.Context) {
 	defer logPanic(p.log, ctx)
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		p.self, p.parent = ctx.Self(), ctx.Parent()
 		p.open()
 		var last int64
 		if p.wal != nil {
@@ -121,28 +94,15 @@ func (p *partition) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		// Stop is a system message: appends still queued in memory are
 		// written here so that nothing accepted is dropped silently.
-		p.writeAll(ctx, false)
-		p.close()
+		p.close(nil)
 	case *actor.Restarting:
-		// Whatever is waiting is answered (failed if the log cannot take
-		// it) rather than left to time out.
-		p.awaitWrite(ctx, false)
-		p.failQueue(ctx, 0, fmt.Errorf("%w: partition %s/%s/%d is restarting", config.ErrStorage, p.ns, p.topic, p.index))
-		p.close()
+		// Whatever is waiting is answered (failed) rather than left to
+		// time out.
+		p.close(fmt.Errorf("%w: partition %s/%s/%d is restarting", config.ErrStorage, p.ns, p.topic, p.index))
 	case *appendReq:
-		p.onAppend(ctx, m)
-	case *flushTick:
-		p.flushing = false
-		if p.inflight == nil {
-			p.startWrite(ctx)
-		}
+		p.onAppend(m)
 	case *writeDone:
-		if p.inflight != nil && p.inflight.seq == m.seq {
-			p.finishWrite(ctx, <-p.inflight.res, true)
-			// Everything that arrived during the write is queued already
-			// (it was ahead of writeDone in the mailbox): write it now.
-			p.startWrite(ctx)
-		}
+		p.onWriteDone(ctx, m)
 	case *partitionFetch:
 		p.onFetch(ctx, m)
 	case *partitionRange:
@@ -154,7 +114,9 @@ func (p *partition) Receive(ctx actor.Context) {
 	case *partitionRetention:
 		p.onRetention(ctx, m)
 	case *partitionDrain:
-		p.writeAll(ctx, false)
+		if p.w != nil {
+			p.w.flush()
+		}
 		if p.wal != nil {
 			if err := p.wal.Sync(); err != nil {
 				p.log.Error().Err(err).Msg("fsync on drain failed")
@@ -189,9 +151,16 @@ func (p *partition) open() {
 	}
 	p.wal = l
 	p.endOffset.Set(float64(l.NextOffset()))
+	p.w = startWriter(p, p.self, p.parent)
 }
 
-func (p *partition) close() {
+// close stops the writer, then closes the log. With failErr nil the writer
+// first writes everything queued; otherwise the queue is refused with it.
+func (p *partition) close(failErr error) {
+	if p.w != nil {
+		p.w.shutdown(failErr)
+		p.w = nil
+	}
 	if p.wal == nil {
 		return
 	}
@@ -216,153 +185,32 @@ func (p *partition) ready() error {
 	return nil
 }
 
-func (p *partition) onAppend(ctx actor.Context, m *appendReq) {
-	inflight := len(p.queue)
-	if p.inflight != nil {
-		inflight += len(p.inflight.batch)
-	}
-	if inflight >= p.sh.cfg.Storage.MaxInflightAppends {
-		m.Reply.fail(p.sh.system, fmt.Errorf("%w: %s/%s partition %d has %d appends in flight",
-			config.ErrBusy, p.ns, p.topic, p.index, inflight))
-		return
-	}
+func (p *partition) onAppend(m *appendReq) {
 	if err := p.ready(); err != nil {
 		m.Reply.fail(p.sh.system, err)
 		return
 	}
-	size := 0
 	for i := range m.Records {
-		size += len(m.Records[i].Body)
+		m.bytes += len(m.Records[i].Body)
 	}
-	p.queue = append(p.queue, &pendingAppend{req: m, bytes: size})
-	// While a write is in flight its writeDone starts the next one. If
-	// not, a tick behind the messages already in the mailbox lets them
-	// join this batch.
-	if p.inflight == nil && !p.flushing {
-		p.flushing = true
-		ctx.Send(ctx.Self(), &flushTick{})
+	if err := p.w.enqueue(m, p.sh.cfg.Storage.MaxInflightAppends); err != nil {
+		m.Reply.fail(p.sh.system, err)
 	}
 }
 
-// writeAll writes everything queued, waiting for each write, and refuses
-// what cannot be written (no log), so nothing is left hanging.
-func (p *partition) writeAll(ctx actor.Context, panicOnError bool) {
-	p.awaitWrite(ctx, panicOnError)
-	for len(p.queue) > 0 && p.wal != nil {
-		p.startWrite(ctx)
-		p.awaitWrite(ctx, panicOnError)
+// onWriteDone serves what needs actor state after a write (watchers), or,
+// after a write error, closes the poisoned log and fails so that the
+// supervisor restarts the partition, whose Started reopens (repairs) it.
+func (p *partition) onWriteDone(ctx actor.Context, m *writeDone) {
+	if m.w != p.w {
+		return // from the writer of a log closed since
 	}
-	p.failQueue(ctx, 0, fmt.Errorf("%w: partition %s/%s/%d is closed", config.ErrStorage, p.ns, p.topic, p.index))
-}
-
-// awaitWrite blocks until the write in flight (if any) is done and answers
-// its requests. It waits for our own goroutine, never for another actor.
-// The writeDone that follows finds no write in flight and is ignored.
-func (p *partition) awaitWrite(ctx actor.Context, panicOnError bool) {
-	if p.inflight != nil {
-		p.finishWrite(ctx, <-p.inflight.res, panicOnError)
+	if m.err != nil {
+		p.log.Error().Err(m.cause).Msg("append failed; restarting partition to repair its log")
+		p.close(m.err)
+		panic(m.err)
 	}
-}
-
-// startWrite takes the head of the queue (up to the batch caps; a request
-// is never split) and appends it as one Append (one fsync) in a goroutine,
-// which reports with *writeDone. One write at a time.
-func (p *partition) startWrite(ctx actor.Context) {
-	if p.inflight != nil || len(p.queue) == 0 {
-		return
-	}
-	if err := p.ready(); err != nil {
-		p.failQueue(ctx, 0, err)
-		return
-	}
-	n, events, bytes := 0, 0, 0
-	for n < len(p.queue) {
-		pa := p.queue[n]
-		if n > 0 && (events+len(pa.req.Records) > batchMaxEvents || bytes+pa.bytes > batchMaxBytes) {
-			break
-		}
-		events += len(pa.req.Records)
-		bytes += pa.bytes
-		n++
-	}
-	// The batch keeps its own slice: the queue goes on growing meanwhile.
-	batch := make([]*pendingAppend, n)
-	copy(batch, p.queue)
-	clear(p.queue[:n])
-	p.queue = p.queue[n:]
-	// reqs is reused across writes: only the goroutine reads it, and the
-	// next write starts after this one reported.
-	p.reqs = p.reqs[:0]
-	for _, pa := range batch {
-		p.reqs = append(p.reqs, pa.req.Records)
-	}
-	p.writeSeq++
-	w := &writeBatch{seq: p.writeSeq, batch: batch, events: events, bytes: bytes, res: make(chan writeResult, 1)}
-	p.inflight = w
-	l, reqs, self, root := p.wal, p.reqs, ctx.Self(), p.sh.system.Root
-	go func() {
-		start := time.Now()
-		first, err := l.Append(reqs...)
-		w.res <- writeResult{first: first, err: err, elapsed: time.Since(start)}
-		root.Send(self, &writeDone{seq: w.seq})
-	}()
-}
-
-// finishWrite answers the requests of the write that just ended. Acks go
-// out only after Append returned without error: an acknowledged event is on
-// disk.
-func (p *partition) finishWrite(ctx actor.Context, r writeResult, panicOnError bool) {
-	w := p.inflight
-	p.inflight = nil
-	clear(p.reqs) // the bodies belong to the batch, not to the partition
-	batch := w.batch
-	p.sh.m.appendTime.Observe(r.elapsed.Seconds())
-	if r.err != nil {
-		// The log is poisoned: tidwall/wal's in-memory state may no longer
-		// match the disk. Refuse everything waiting, then fail so the
-		// supervisor rebuilds the actor and Started reopens (repairs) it.
-		werr := fmt.Errorf("%w: append to %s/%s partition %d: %v", config.ErrStorage, p.ns, p.topic, p.index, r.err)
-		for _, pa := range batch {
-			pa.req.Reply.fail(p.sh.system, werr)
-		}
-		p.failQueue(ctx, 0, werr)
-		p.log.Error().Err(r.err).Msg("append failed; restarting partition to repair its log")
-		p.close()
-		if panicOnError {
-			panic(werr)
-		}
-		return
-	}
-	events, bytes := w.events, w.bytes
-	p.sh.m.batchSize.Observe(float64(events))
-	p.eventsIn.Add(float64(events))
-	p.bytesIn.Add(float64(bytes))
-	var counted int64
-	off := r.first
-	for _, pa := range batch {
-		cnt := len(pa.req.Records)
-		if pa.req.Counted {
-			counted += int64(pa.bytes)
-		}
-		pa.req.Reply.ok(p.sh.system, config.ProduceResult{
-			Partition: p.index, FirstOffset: off, Count: cnt, Timestamp: pa.req.Records[0].Timestamp,
-		})
-		off += int64(cnt)
-	}
-	next := p.wal.NextOffset()
-	p.endOffset.Set(float64(next))
-	if counted > 0 {
-		ctx.Send(ctx.Parent(), &partitionAppended{Partition: p.index, CountedBytes: counted})
-	}
-	p.notifyWatchers(ctx, next)
-}
-
-func (p *partition) failQueue(ctx actor.Context, from int, err error) {
-	for i := from; i < len(p.queue); i++ {
-		p.queue[i].req.Reply.fail(p.sh.system, err)
-		p.queue[i] = nil
-	}
-	p.queue = p.queue[:from]
+	p.notifyWatchers(ctx, m.next)
 }
 
 func (p *partition) notifyWatchers(ctx actor.Context, next int64) {
@@ -489,7 +337,9 @@ func (p *partition) onTruncate(ctx actor.Context) {
 	// Appends queued before the truncate are written first: a send racing
 	// with a truncate is either removed with the old events or kept, never
 	// failed.
-	p.writeAll(ctx, true)
+	if p.w != nil {
+		p.w.flush()
+	}
 	if err := p.ready(); err != nil {
 		ctx.Respond(&failure{err: err})
 		return
@@ -497,7 +347,7 @@ func (p *partition) onTruncate(ctx actor.Context) {
 	if err := p.wal.TruncateAll(); err != nil {
 		werr := fmt.Errorf("%w: truncate %s/%s partition %d: %v", config.ErrStorage, p.ns, p.topic, p.index, err)
 		ctx.Respond(&failure{err: werr})
-		p.close()
+		p.close(werr)
 		panic(werr)
 	}
 	ctx.Respond(&okResp{})
@@ -512,7 +362,7 @@ func (p *partition) onRetention(ctx actor.Context, m *partitionRetention) {
 	if err != nil {
 		werr := fmt.Errorf("%w: retention on %s/%s partition %d: %v", config.ErrStorage, p.ns, p.topic, p.index, err)
 		ctx.Respond(&failure{err: werr})
-		p.close()
+		p.close(werr)
 		panic(werr)
 	}
 	if removed > 0 {

@@ -14,6 +14,7 @@ type appendReq struct {
 	// Counted adds the bodies to the topic's notification counter.
 	Counted bool
 	Reply   replyTo
+	bytes   int // body bytes, set by the partition
 }
 
 // produceAnswer is the answer of a produce on a reply channel: a result or
@@ -67,16 +68,14 @@ type produceResp struct {
 	Result config.ProduceResult
 }
 
-// flushTick makes an idle partition start writing what it has queued (one
-// Append, one fsync). The partition sends it to itself at the first append
-// of a burst, so every append already in the mailbox joins that batch; while
-// a write runs, appends wait for its writeDone and form the next batch.
-type flushTick struct{}
-
-// writeDone tells the partition its write goroutine finished write seq; the
-// result is in the write's channel.
+// writeDone tells the partition its writer finished a write (acks sent):
+// next is the log's next offset after it, or err the failure that poisoned
+// the log (cause is the wal's own error).
 type writeDone struct {
-	seq uint64
+	w     *writer
+	next  int64
+	err   error
+	cause error
 }
 
 // partitionFetch reads by offset. Answer: *fetchResp or *failure.
