@@ -263,6 +263,14 @@ func (e *Engine) produce(ctx context.Context, req config.ProduceRequest) (config
 // may still get its late answer, so its channel is left to the GC.
 var replyChans = sync.Pool{New: func() any { return make(chan produceAnswer, 1) }}
 
+// timers recycles the request-timeout timers of produce calls: a new timer
+// per call was three allocations and timer-heap churn on the hot path.
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
 // askProduce sends req to a topic actor and waits for the partition's
 // answer on a channel (see replyTo), up to ctx's deadline or the request
 // timeout. A topic actor that is no longer registered (a deleted
@@ -275,8 +283,12 @@ func (e *Engine) askProduce(ctx context.Context, pid *actor.PID, req config.Prod
 		}
 	} else {
 		// No deadline of the caller's: the request timeout bounds the wait.
-		t := time.NewTimer(e.sh.reqTimeout)
-		defer t.Stop()
+		t := timers.Get().(*time.Timer)
+		t.Reset(e.sh.reqTimeout)
+		defer func() {
+			t.Stop() // since Go 1.23 a stopped timer delivers no stale tick
+			timers.Put(t)
+		}()
 		timeout = t.C
 	}
 	if _, ok := e.system.ProcessRegistry.Get(pid); !ok {

@@ -15,6 +15,9 @@ type appendReq struct {
 	Counted bool
 	Reply   replyTo
 	bytes   int // body bytes, set by the partition
+	// one holds the record of a single-message request, so that the
+	// common case costs one allocation instead of two.
+	one [1]wal.Record
 }
 
 // produceAnswer is the answer of a produce on a reply channel: a result or

@@ -181,12 +181,16 @@ func (t *topic) onProduce(ctx actor.Context, sender *actor.PID, m *produceReq) {
 		ts = t.lastTS + 1
 	}
 	t.lastTS = ts
-	recs := make([]wal.Record, len(req.Messages))
-	for i, msg := range req.Messages {
-		recs[i] = wal.Record{Timestamp: ts, Headers: msg.Headers, Key: req.Key, Body: msg.Body}
+	a := &appendReq{Counted: !req.Uncounted && t.name != config.NotificationsTopic, Reply: reply}
+	if len(req.Messages) == 1 {
+		a.Records = a.one[:]
+	} else {
+		a.Records = make([]wal.Record, len(req.Messages))
 	}
-	counted := !req.Uncounted && t.name != config.NotificationsTopic
-	ctx.Send(t.parts[p], &appendReq{Records: recs, Counted: counted, Reply: reply})
+	for i, msg := range req.Messages {
+		a.Records[i] = wal.Record{Timestamp: ts, Headers: msg.Headers, Key: req.Key, Body: msg.Body}
+	}
+	ctx.Send(t.parts[p], a)
 }
 
 // minTimestamp is the oldest append time still readable under the TTL
