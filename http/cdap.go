@@ -36,8 +36,8 @@ type cdapHandler struct {
 	maxBatch int64
 }
 
-// newCDAPHandler builds the /v3 engine: its own 404 and 405 bodies, no
-// trailing-slash redirects (CDAP answers 404 for those).
+// newCDAPHandler builds the /v3 engine: its own 404 and 405 bodies, and
+// CDAP's router matching (cdapTrimSlash), never a redirect.
 func (s *Server) newCDAPHandler() http.Handler {
 	r := gin.New()
 	r.Use(gin.Recovery())
@@ -78,18 +78,36 @@ func (s *Server) newCDAPHandler() http.Handler {
 	r.GET("/v3/namespaces/:ns/apps/:app/:ptype/:program/streams", h.programStreams)
 	r.GET("/v3/namespaces/:ns/adapters/:adapter/streams", h.adapterStreams)
 	r.GET("/v3/namespaces/:ns/data/datasets/:dataset/programs", h.datasetPrograms)
-	return r
+	return cdapTrimSlash{r}
 }
 
-// cdapProblem writes Jetty's error text for unknown paths and methods. <uri>
-// is the request URI as sent, without the query.
+// cdapTrimSlash routes a path with one trailing slash like the path without
+// it, as CDAP's HTTP library does (it drops one trailing '/' before matching,
+// so `GET …/streams/` lists streams). Only the routing path changes: the
+// 404/405 text still quotes the request URI as sent.
+type cdapTrimSlash struct{ next http.Handler }
+
+func (t cdapTrimSlash) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; len(p) > 1 && p[len(p)-1] == '/' {
+		u := *r.URL
+		u.Path = p[:len(p)-1]
+		if n := len(u.RawPath); n > 1 && u.RawPath[n-1] == '/' {
+			u.RawPath = u.RawPath[:n-1]
+		}
+		r2 := *r
+		r2.URL = &u
+		r = &r2
+	}
+	t.next.ServeHTTP(w, r)
+}
+
+// cdapProblem writes CDAP's error text for unknown paths and methods. <uri>
+// is the request URI as sent, query included (CDAP formats the text with the
+// request's URI, not its path).
 func cdapProblem(c *gin.Context, status int, reason string) {
 	uri := c.Request.RequestURI
-	if i := strings.IndexByte(uri, '?'); i >= 0 {
-		uri = uri[:i]
-	}
 	if uri == "" {
-		uri = c.Request.URL.EscapedPath()
+		uri = c.Request.URL.RequestURI()
 	}
 	c.Data(status, cdapTextType, []byte("Problem accessing: "+uri+". Reason: "+reason))
 }

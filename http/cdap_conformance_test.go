@@ -1257,8 +1257,25 @@ func TestCDAP64Routing(t *testing.T) {
 	c.expect(c.get("/v3/nothing"), 404, "Problem accessing: /v3/nothing. Reason: Not Found")
 	c.ok(c.put(D+"/streams/s", ""))
 	c.expect(c.get(D+"/streams/s/views"), 404, "Problem accessing: /v3/namespaces/default/streams/s/views. Reason: Not Found")
-	c.expectStatus(c.get(D+"/streams/"), 404)
 	c.expectStatus(c.get("/v3/unrecoverable/namespaces/default"), 404)
+}
+
+// TestCDAPRoutingEdges: CDAP's HTTP library drops one trailing slash before
+// matching a route, and its 404/405 text quotes the request URI as sent,
+// query and percent-escapes included.
+func TestCDAPRoutingEdges(t *testing.T) {
+	_, c := fresh(t)
+	c.ok(c.put(D+"/streams/s/", ""))
+	c.jsonEq(c.get(D+"/streams/"), `[{"name":"s"}]`)
+	c.jsonEq(c.get(D+"/streams/s/"), defaultProps)
+	c.jsonEq(c.get("/v3/namespaces/"), `[{"name":"default","description":"Default Namespace"}]`)
+	c.ok(c.post(D+"/streams/s/", "x"))
+	c.expect(c.get(D+"/streams//"), 404, "Problem accessing: "+D+"/streams//. Reason: Not Found")
+	c.expect(c.get(D+"/streams/s/events//"), 404, "Problem accessing: "+D+"/streams/s/events//. Reason: Not Found")
+	c.expect(c.get("/v3/nothing?a=1&b=%20"), 404, "Problem accessing: /v3/nothing?a=1&b=%20. Reason: Not Found")
+	c.expect(c.post(D+"/streams/?x=1", ""), 405, "Problem accessing: "+D+"/streams/?x=1. Reason: Method Not Allowed")
+	c.expect(c.get(D+"/streams/a%2Fb"), 404, "Problem accessing: "+D+"/streams/a%2Fb. Reason: Not Found")
+	c.expect(c.get("/v3/"), 404, "Problem accessing: /v3/. Reason: Not Found")
 }
 
 // --- beyond the checklist ---
