@@ -578,7 +578,10 @@ func (h *cdapHandler) batch(c *gin.Context) {
 		h.failStream(c, ns, id, err)
 		return
 	}
-	hdrs, herr := eventHeaders(c.Request.Header, id)
+	// content.type is reserved for every batch; the collision is a header
+	// error, so it answers before the Content-Type is looked at (CDAP builds
+	// the event headers, content.type included, before it checks the type).
+	hdrs, herr := eventHeaders(c.Request.Header, id, "content.type")
 	if herr != nil {
 		h.fail(c, herr)
 		return
@@ -601,14 +604,12 @@ func (h *cdapHandler) batch(c *gin.Context) {
 		h.fail(c, &cdapErr{status: http.StatusNotAcceptable, msg: "Unsupported content type " + ct})
 		return
 	}
-	reserved := []string{"content.type"}
 	if avroBody {
-		reserved = append(reserved, "schema", "schema.hash")
-	}
-	for _, r := range reserved {
-		if _, dup := hdrs[r]; dup {
-			h.fail(c, cdapBadRequest("Duplicate event header '%s'", r))
-			return
+		for _, r := range []string{"schema", "schema.hash"} {
+			if _, dup := hdrs[r]; dup {
+				h.fail(c, cdapBadRequest("Duplicate event header '%s'", r))
+				return
+			}
 		}
 	}
 	if c.Request.ContentLength > h.maxBatch {

@@ -897,6 +897,34 @@ func TestCDAP50BatchHeaders(t *testing.T) {
 	}
 }
 
+// TestCDAPBatchCheckOrder: spec §4.6 checks ids → existence → headers
+// (a prefixed header colliding with content.type included) → Content-Type.
+func TestCDAPBatchCheckOrder(t *testing.T) {
+	_, c := withS(t)
+	dup := "Duplicate event header 'content.type'"
+	for _, tc := range []struct {
+		name   string
+		path   string
+		hdr    []string
+		status int
+		body   string
+	}{
+		{"missing stream before headers", D + "/streams/nope/batch", []string{"nope.h", "1", "Nope.H", "2"}, 404, "'stream:default.nope' was not found."},
+		{"collision before absent type", D + "/streams/s/batch", []string{"s.content.type", "x"}, 400, dup},
+		{"collision before unsupported type", D + "/streams/s/batch", []string{"Content-Type", "application/json", "S.Content.Type", "x"}, 400, dup},
+		{"duplicate before unsupported type", D + "/streams/s/batch", []string{"Content-Type", "application/json", "s.h", "1", "s.H", "2"}, 400, "Duplicate event header 'h'"},
+		{"avro reserves schema", D + "/streams/s/batch", []string{"Content-Type", "avro/binary", "s.schema.hash", "x"}, 400, "Duplicate event header 'schema.hash'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c.t = t
+			c.expect(c.post(tc.path, "a\n", tc.hdr...), tc.status, tc.body)
+		})
+	}
+	c.t = t
+	settle()
+	c.expectStatus(c.get(EV), 204)
+}
+
 func TestCDAP51ContentTypes(t *testing.T) {
 	_, c := withS(t)
 	c.expect(c.post(D+"/streams/s/batch", "a\n"), 406, "Unknown content type")
