@@ -420,6 +420,26 @@ func TestCDAP21LenientJSON(t *testing.T) {
 	}
 }
 
+// TestCDAPIntegerText: ttl and threshold written as JSON strings are read
+// as Java's parseLong reads them: a leading sign is accepted, spaces are not.
+func TestCDAPIntegerText(t *testing.T) {
+	_, c := withS(t)
+	P := D + "/streams/s/properties"
+	c.ok(c.put(P, `{"ttl":"+100"}`))
+	if got := ttlOf(c, "s"); got != 100 {
+		t.Fatalf("ttl %d", got)
+	}
+	for _, b := range []string{`{"ttl":" 7"}`, `{"ttl":"7 "}`, `{"notification.threshold.mb":" 1"}`} {
+		r := c.put(P, b)
+		if r.status != 400 || !strings.HasPrefix(r.body, "Invalid stream configuration.") {
+			t.Fatalf("%s: %d %q", b, r.status, r.body)
+		}
+	}
+	if got := ttlOf(c, "s"); got != 100 {
+		t.Fatalf("ttl %d after refused updates", got)
+	}
+}
+
 func TestCDAP22PropertiesOnMissing(t *testing.T) {
 	_, c := fresh(t)
 	c.expect(c.put(D+"/streams/s/properties", `{"ttl":1}`), 404, "'stream:default.s' was not found.")

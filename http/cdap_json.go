@@ -401,9 +401,11 @@ func jsonInt(v *jvalue, bits int) (int64, error) {
 	if v.kind != jNumber && v.kind != jString {
 		return 0, fmt.Errorf("expected an integer, got %s", v.kind)
 	}
-	t := strings.TrimSpace(v.text)
-	n, err := strconv.ParseInt(t, 10, bits)
-	if err != nil || strings.HasPrefix(t, "+") {
+	// CDAP reads these members with Java's Long.parseLong/Integer.parseInt
+	// on the text: an optional sign (`+` too), decimal digits, and no
+	// surrounding spaces (`" 100"` is refused, `"+100"` is 100).
+	n, err := strconv.ParseInt(v.text, 10, bits)
+	if err != nil {
 		return 0, fmt.Errorf("expected a %d-bit integer, got %q", bits, v.text)
 	}
 	return n, nil

@@ -493,6 +493,13 @@ func TestPropsBody(t *testing.T) {
 		{`{}`, ""},
 		{`{'notification.threshold.mb': 1}`, ""},
 		{`{"ttl":"100"}`, ""},
+		// Java's parseLong: a sign is fine, spaces are not.
+		{`{"ttl":"+100"}`, ""},
+		{`{"ttl":+100}`, ""},
+		{`{"ttl":" 100"}`, inv},
+		{`{"ttl":"100 "}`, inv},
+		{`{"notification.threshold.mb":"\t5"}`, inv},
+		{`{"notification.threshold.mb":"+5"}`, ""},
 		{`{"ttl":9223372036854775807}`, ""},
 		{`{"format":null,"description":5}`, ""},
 		{`{"format":{"name":"CSV","schema":` + csv3 + `,"settings":{"delimiter":" "}}}`, ""},
