@@ -50,6 +50,15 @@ func (s *Server) newStreamsHandler() http.Handler {
 	r.HandleMethodNotAllowed = false
 	s.registerBasic(r)
 	r.NoRoute(func(c *gin.Context) {
+		if c.Request.Method != http.MethodGet && processRoutes[c.Request.URL.Path] {
+			// Benthos serves its process routes on every method (HEAD
+			// /ready is a common probe); answer them as GET. A clone keeps
+			// net/http's view of the real method, so HEAD gets no body.
+			c.Request = c.Request.Clone(c.Request.Context())
+			c.Request.Method = http.MethodGet
+			r.HandleContext(c)
+			return
+		}
 		// gin presets 404 before NoRoute handlers; handlers that write
 		// without WriteHeader (Benthos's endpoints) mean 200.
 		c.Status(http.StatusOK)
@@ -94,23 +103,19 @@ func (s *Server) serveStreamsAPI(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// pathSegments splits the escaped path and unescapes each segment, so an id
-// may contain an encoded "/".
+// processRoutes are the routes registerBasic serves.
+var processRoutes = map[string]bool{"/ping": true, "/version": true, "/metrics": true, "/ready": true}
+
+// pathSegments splits the decoded path, as Benthos's router matches it: an
+// encoded "/" (%2F) separates segments like a plain one, so an id never
+// contains "/" (POST /streams/a%2Fb is 404, as in Benthos), while other
+// escapes (%20) are part of the id.
 func pathSegments(u *url.URL) ([]string, bool) {
-	p := u.EscapedPath()
+	p := u.Path
 	if !strings.HasPrefix(p, "/") {
 		return nil, false
 	}
-	raw := strings.Split(p[1:], "/")
-	segs := make([]string, len(raw))
-	for i, r := range raw {
-		v, err := url.PathUnescape(r)
-		if err != nil {
-			return nil, false
-		}
-		segs[i] = v
-	}
-	return segs, true
+	return strings.Split(p[1:], "/"), true
 }
 
 // textError writes T(msg): text/plain, nosniff, msg + "\n".
