@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -227,7 +228,7 @@ func (rs *resourceSet) build(p *PreparedResource) (*holder, error) {
 	}
 	strm, err := b.Build()
 	if err != nil {
-		return nil, &BuildError{Msg: err.Error()}
+		return nil, &BuildError{Msg: resourceBuildMessage(p.Kind, p.ID, err.Error())}
 	}
 	var hr hookResult
 	select {
@@ -243,6 +244,18 @@ func (rs *resourceSet) build(p *PreparedResource) (*holder, error) {
 		}
 	}()
 	return h, nil
+}
+
+// resourceBuildMessage makes a holder's construction error read as Benthos
+// streams mode reports a resource that fails to construct: Benthos builds it
+// from the body without a label ("<no label>") under root.<kind>_resources,
+// while the holder labels it with its id and builds a processor inside its
+// hook cache. Clients and tests compare these texts, so the holder's
+// internals must not leak into them.
+func resourceBuildMessage(kind, id, msg string) string {
+	section := "path root." + kind + "_resources"
+	msg = strings.ReplaceAll(msg, "failed to init "+kind+" '"+id+"' "+section, "failed to init "+kind+" <no label> "+section)
+	return strings.ReplaceAll(msg, "root.cache_resources."+hookCacheName+".processor", "root.processor_resources")
 }
 
 func (h *holder) stop(timeout time.Duration) {
