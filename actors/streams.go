@@ -499,6 +499,11 @@ func (s *Streams) setMembers(set map[string]pipelines.SetMember, chilled bool, s
 	for _, id := range ids {
 		p, err := s.env.ParseStream(set[id].Text)
 		if err != nil {
+			// Text is the member re-encoded on its own; Benthos reports
+			// parse positions in the whole body, which LintText keeps.
+			if _, lerr := s.env.ParseStream(set[id].LintText); lerr != nil {
+				err = lerr
+			}
 			return apiError(err)
 		}
 		prepared[id] = p
