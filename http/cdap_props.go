@@ -437,11 +437,7 @@ func renderProps(p config.TopicProps) []byte {
 	b.WriteString(`{"ttl":`)
 	b.WriteString(strconv.FormatInt(p.TTLMillis/1000, 10))
 	b.WriteString(`,"format":`)
-	if len(bytes.TrimSpace(p.Format)) == 0 {
-		b.Write(defaultFormatJSON)
-	} else {
-		b.Write(p.Format)
-	}
+	writeStoredFormat(&b, p.Format)
 	th := p.NotificationThresholdMB
 	if th <= 0 {
 		th = config.DefaultNotificationThresholdMB
@@ -458,4 +454,27 @@ func renderProps(p config.TopicProps) []byte {
 	}
 	b.WriteByte('}')
 	return b.Bytes()
+}
+
+// writeStoredFormat writes a stored format spec as compact JSON. The catalog
+// may hand it back re-indented (it persists itself with indentation, and an
+// embedded raw JSON value is indented with it), so it is compacted here
+// rather than trusted to be one line; a spec that is not JSON any more is
+// written from its parsed form.
+func writeStoredFormat(b *bytes.Buffer, raw json.RawMessage) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		b.Write(defaultFormatJSON)
+		return
+	}
+	n := b.Len()
+	if err := json.Compact(b, raw); err == nil {
+		return
+	}
+	b.Truncate(n)
+	spec, err := parseStoredFormat(raw)
+	if err != nil {
+		spec = defaultFormat()
+	}
+	out, _ := spec.MarshalJSON()
+	b.Write(out)
 }
