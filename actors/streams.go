@@ -40,6 +40,7 @@ type StreamsOptions struct {
 type Streams struct {
 	env         *pipelines.Environment
 	sys         *actor.ActorSystem
+	sup         *actor.PID // the streams supervisor, parent of every stream actor
 	log         zerolog.Logger
 	stopTimeout time.Duration
 	lookup      func(string) (string, bool)
@@ -97,6 +98,9 @@ func NewStreams(e *Engine, opts StreamsOptions) (*Streams, error) {
 		entries:     map[string]*streamEntry{},
 		idLocks:     map[string]*idLock{},
 		res:         map[resourceKey]storedResource{},
+	}
+	if s.sup, err = s.sys.Root.SpawnNamed(newStreamsSupervisorProps(), streamsSupervisorName); err != nil {
+		return nil, fmt.Errorf("spawn streams supervisor: %w", err)
 	}
 	if s.stopTimeout <= 0 {
 		s.stopTimeout = config.Default().Streams.StopTimeout.Std()
@@ -166,7 +170,9 @@ func (s *Streams) newEntry(st storedStream) *streamEntry {
 	ent := &streamEntry{id: st.ID, stored: st}
 	ent.echo, _ = pipelines.Echo([]byte(st.Config))
 	ent.view.Store(&streamView{state: config.StreamStarting})
-	ent.pid = s.sys.Root.Spawn(newStreamActorProps(st.ID, s.env, s.log, &ent.view, s.stopTimeout))
+	reply := make(chan *actor.PID, 1)
+	s.sys.Root.Send(s.sup, &spawnStreamReq{id: st.ID, props: newStreamActorProps(st.ID, s.env, s.log, &ent.view, s.stopTimeout), reply: reply})
+	ent.pid = <-reply
 	return ent
 }
 
@@ -857,6 +863,7 @@ func (s *Streams) Close(ctx context.Context) error {
 		}(e)
 	}
 	wg.Wait()
+	_ = s.sys.Root.StopFuture(s.sup).Wait()
 	s.env.CloseResources(timeout)
 	return nil
 }
