@@ -71,7 +71,10 @@ func Main(args []string) int {
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := NewApp(Commands(), stdout, stderr)
 	if err := app.RunContext(ctx, args); err != nil {
-		fmt.Fprintf(stderr, "weir: %v\n", err)
+		// An empty message means the command already reported (lint).
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintf(stderr, "weir: %s\n", msg)
+		}
 		var ue usageError
 		if errors.As(err, &ue) {
 			return 2

@@ -19,19 +19,42 @@ func writeFile(t *testing.T, dir, name, body string) string {
 	return p
 }
 
+// TestLintCommand pins `weir lint` to what `benthos lint` v4.27.0 prints for
+// the same files: findings on stderr only, as file(line,col) message, in
+// file order, exit 1 when there are any.
 func TestLintCommand(t *testing.T) {
 	dir := t.TempDir()
+	t.Setenv("WEIR_T_LINT_UNSET", "x")
+	if err := os.Unsetenv("WEIR_T_LINT_UNSET"); err != nil {
+		t.Fatal(err)
+	}
 	bad := writeFile(t, dir, "bad.yaml", "input:\n  generate:\n    interval: 1s\n    mapping: root =\n    nope: true\noutput:\n  drop: {}\n")
 	good := writeFile(t, dir, "good.yaml", "input:\n  generate:\n    mapping: root = 1\noutput:\n  drop: {}\n")
-	var out, errb bytes.Buffer
-	code := Run(context.Background(), []string{"weir", "lint", good, bad}, &out, &errb)
-	want := bad + "(4,21) expected whitespace, but reached end of input\n" + bad + "(5,1) field nope not recognised\n"
-	if code != 1 || out.String() != want {
-		t.Fatalf("exit %d, stdout %q (want %q), stderr %q", code, out.String(), want, errb.String())
+	yamlErr := writeFile(t, dir, "yamlerr.yaml", "input: [\n")
+	parse := writeFile(t, dir, "parse.yaml", "input:\n  not_real: {}\noutput:\n  drop: {}\n")
+	env := writeFile(t, dir, "env.yaml", "input:\n  generate:\n    mapping: root = \"${WEIR_T_LINT_UNSET}\"\noutput:\n  drop: {}\n")
+	disabled := writeFile(t, dir, "disabled.yaml", "# BENTHOS LINT DISABLE\ninput:\n  generate:\n    mapping: root = 1\n    nope: 1\n")
+	missing := filepath.Join(dir, "missing.yaml")
+	cases := []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{good}, 0, ""},
+		{[]string{good, bad}, 1, bad + "(4,21) expected whitespace, but reached end of input\n" + bad + "(5,1) field nope not recognised\n"},
+		{[]string{yamlErr}, 1, yamlErr + "(1,1) yaml: line 1: did not find expected node content\n"},
+		{[]string{parse}, 1, parse + "(2,1) unable to infer input type from candidates: [not_real]\n"},
+		{[]string{env}, 1, env + "(1,1) required environment variables were not set: [WEIR_T_LINT_UNSET]\n"},
+		{[]string{"--skip-env-var-check", env}, 0, ""},
+		{[]string{disabled}, 0, ""},
+		{[]string{missing}, 1, missing + "(1,1) open " + missing + ": no such file or directory\n"},
 	}
-	out.Reset()
-	if code := Run(context.Background(), []string{"weir", "lint", good}, &out, &errb); code != 0 || out.Len() != 0 {
-		t.Fatalf("clean file: exit %d, %q", code, out.String())
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		code := Run(context.Background(), append([]string{"weir", "lint"}, c.args...), &out, &errb)
+		if code != c.code || out.Len() != 0 || errb.String() != c.stderr {
+			t.Errorf("lint %v: exit %d, stdout %q, stderr %q; want exit %d, stderr %q", c.args, code, out.String(), errb.String(), c.code, c.stderr)
+		}
 	}
 }
 
