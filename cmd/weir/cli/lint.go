@@ -14,15 +14,20 @@ import (
 	"github.com/weirflow/weir/pipelines"
 )
 
-// lintCommand is `weir lint FILE…`, like `benthos lint`: lints stream
-// configs without an engine and prints each finding to stderr as
+// lintCommand is `weir lint FILE…`, like `benthos lint`: lints full Benthos
+// configs (stream sections, *_resources, logger, metrics, http, tracer…)
+// without an engine and prints each finding to stderr as
 // "file(line,col) message", nothing else; exit 1 when any file has findings.
+// A plain stream config is a full config without the service-wide sections,
+// so it lints the same.
 func lintCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "lint",
-		Usage:     "lint pipeline (stream) configs",
+		Usage:     "lint pipeline configs (full Benthos configs, as weir run reads them)",
 		ArgsUsage: "FILE…",
-		Description: "Every finding is printed to stderr as file(line,col) message, as benthos lint does; the exit\n" +
+		Description: "Files are linted as full Benthos configs, as benthos lint and weir run read them: resources,\n" +
+			"logger, metrics, http, tracer and shutdown_timeout are allowed, any other unknown key is a finding.\n" +
+			"Every finding is printed to stderr as file(line,col) message, as benthos lint does; the exit\n" +
 			"code is 1 when there are any. An unset environment variable without a default is a finding\n" +
 			"unless --skip-env-var-check is given. A file starting with \"# BENTHOS LINT DISABLE\" is only\n" +
 			"checked for errors that stop it from running.",
@@ -61,12 +66,7 @@ var lintPosition = regexp.MustCompile(`^\(\d+,\d+\) `)
 // environment variables are findings at (1,1); a file that cannot be parsed
 // gives that one error (at its own position, else (1,1)) and no lints.
 func lintFile(env *pipelines.Environment, file string, skipEnv bool) []string {
-	at := func(msg string) string {
-		if lintPosition.MatchString(msg) {
-			return file + msg
-		}
-		return file + "(1,1) " + msg
-	}
+	at := func(msg string) string { return findingAt(file, msg) }
 	body, err := os.ReadFile(file)
 	if err != nil {
 		return []string{at(err.Error())}
@@ -82,13 +82,13 @@ func lintFile(env *pipelines.Environment, file string, skipEnv bool) []string {
 		}
 		text, _ = pipelines.Substitute(body, os.LookupEnv, true)
 	}
-	if _, err := env.ParseStream(text); err != nil {
+	if _, err := env.ParsePipeline(text); err != nil {
 		return []string{at(err.Error())}
 	}
 	if bytes.HasPrefix(body, []byte("# BENTHOS LINT DISABLE")) {
 		return out
 	}
-	lints, err := env.LintStream(text)
+	lints, err := env.LintPipeline(text)
 	if err != nil {
 		return []string{at(err.Error())}
 	}
