@@ -76,6 +76,9 @@ type Engine struct {
 	// processed), after which the entry is dropped and the request goes
 	// through the manager again.
 	topicPIDs sync.Map
+
+	// pollSeq numbers polls for pollAbandon.
+	pollSeq atomic.Uint64
 }
 
 // normalizeConfig returns a copy of c with zero values replaced by defaults.

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/weirflow/weir/config"
@@ -75,8 +76,15 @@ func (e *Engine) Poll(ctx context.Context, req config.PollRequest) (config.PollR
 	if req.Wait < 0 {
 		return config.PollResult{}, fmt.Errorf("%w: negative wait", config.ErrInvalidArgument)
 	}
-	r, err := askPID[*pollResp](ctx, e, e.manager, &pollReq{Req: req}, "poll", req.Wait)
+	token := e.pollSeq.Add(1)
+	r, err := askPID[*pollResp](ctx, e, e.manager, &pollReq{Req: req, Token: token}, "poll", req.Wait)
 	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, config.ErrTimeout) {
+			// Nobody will read the group's answer. Tell the group before
+			// returning, so this reaches it ahead of the caller's next
+			// poll (both go through the manager's mailbox in order).
+			e.system.Root.Send(e.manager, &pollAbandon{NS: req.Namespace, Member: req.Member, Token: token})
+		}
 		return config.PollResult{}, err
 	}
 	return r.Result, nil

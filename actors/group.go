@@ -67,6 +67,7 @@ type member struct {
 	assigned   []tp
 	rot        int
 	poll       *pollState   // the poll being served (fetching or parked)
+	answered   *pollState   // the last poll answered, until the next one starts
 	waiting    []*pollState // later polls of the same member, served in order
 }
 
@@ -84,6 +85,16 @@ type pollState struct {
 	results   []pollFetch
 	remaining int
 	timer     *time.Timer
+	token     uint64
+	// handed is what the answer gave out, so an abandoned answer can be
+	// taken back (onAbandon).
+	handed []handedRange
+}
+
+// handedRange is the offsets [from, to) of one partition a poll handed out.
+type handedRange struct {
+	t        tp
+	from, to int64
 }
 
 type pollFetch struct {
@@ -143,6 +154,8 @@ func (g *group) Receive(ctx actor.Context) {
 		g.onTick(ctx)
 	case *appendNotice:
 		g.onAppendNotice(ctx, m)
+	case *pollAbandon:
+		g.onAbandon(ctx, m)
 	case *pollDeadline:
 		if ps := g.polls[m.ID]; ps != nil && ps.parked {
 			g.finishPoll(ctx, ps, nil)
@@ -560,7 +573,7 @@ func (g *group) onPoll(ctx actor.Context, m *pollReq) {
 	mem.lastActive = time.Now()
 	g.nextPoll++
 	ps := &pollState{id: g.nextPoll, member: mem.id, req: m.Req, sender: ctx.Sender(),
-		deadline: time.Now().Add(m.Req.Wait)}
+		deadline: time.Now().Add(m.Req.Wait), token: m.Token}
 	g.polls[ps.id] = ps
 	if mem.poll != nil {
 		// One poll per member at a time: positions advance in order.
@@ -572,6 +585,7 @@ func (g *group) onPoll(ctx actor.Context, m *pollReq) {
 
 func (g *group) startPoll(ctx actor.Context, mem *member, ps *pollState) {
 	mem.poll = ps
+	mem.answered = nil
 	if ps.req.AutoCommit {
 		if err := g.commitDelivered(mem); err != nil {
 			g.finishPoll(ctx, ps, err)
@@ -689,6 +703,7 @@ func (g *group) completeFetch(ctx actor.Context, ps *pollState) {
 		}
 		chunks = append(chunks, config.Chunk{Topic: t.Topic, Partition: t.Partition, StartOffset: evs[0].Offset, Events: evs})
 		g.delivered[t] = evs[len(evs)-1].Offset + 1
+		ps.handed = append(ps.handed, handedRange{t: t, from: ps.froms[i], to: g.delivered[t]})
 		for _, e := range evs {
 			total += len(e.Body)
 		}
@@ -773,6 +788,7 @@ func (g *group) answer(ctx actor.Context, ps *pollState, chunks []config.Chunk, 
 	assigned := 0
 	if mem := g.members[ps.member]; mem != nil {
 		assigned = len(mem.assigned)
+		mem.answered = ps
 	}
 	ctx.Send(ps.sender, &pollResp{Result: config.PollResult{Assigned: assigned, Chunks: chunks}})
 }
@@ -834,4 +850,52 @@ func (g *group) describe() *groupInfoResp {
 	}
 	resp.Info = info
 	return resp
+}
+
+// onAbandon handles a poll whose caller stopped waiting. A poll still being
+// served or queued ends without moving any position; one already answered
+// (the answer crossed the caller's give-up) has its hand-out taken back, as
+// long as nothing has moved those partitions since. Either way the events
+// stay with the member's next poll instead of being auto-committed unseen.
+func (g *group) onAbandon(ctx actor.Context, m *pollAbandon) {
+	mem := g.members[m.Member]
+	if mem == nil {
+		return
+	}
+	for i, ps := range mem.waiting {
+		if ps.token == m.Token {
+			mem.waiting = append(mem.waiting[:i], mem.waiting[i+1:]...)
+			g.drop(ps)
+			return
+		}
+	}
+	if ps := mem.poll; ps != nil && ps.token == m.Token {
+		g.drop(ps)
+		mem.poll = nil
+		if len(mem.waiting) > 0 {
+			next := mem.waiting[0]
+			mem.waiting = mem.waiting[1:]
+			g.startPoll(ctx, mem, next)
+		}
+		return
+	}
+	if ps := mem.answered; ps != nil && ps.token == m.Token {
+		for _, h := range ps.handed {
+			if g.owner[h.t] == mem.id && g.delivered[h.t] == h.to {
+				g.delivered[h.t] = h.from
+			}
+		}
+		mem.answered = nil
+	}
+}
+
+// drop forgets a poll without answering it; replies of its in-flight reads
+// are ignored (ps.done).
+func (g *group) drop(ps *pollState) {
+	ps.done = true
+	ps.parked = false
+	if ps.timer != nil {
+		ps.timer.Stop()
+	}
+	delete(g.polls, ps.id)
 }

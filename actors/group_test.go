@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -260,5 +261,57 @@ func TestGroupStartLatestPinned(t *testing.T) {
 	join(t, e2, "g", "c", config.StartLatest, "t")
 	if got := bodies(poll(t, e2, "c", false)); len(got) != 4 {
 		t.Fatalf("events produced between restart and re-join are lost: %v", got)
+	}
+}
+
+// An answer that crossed its caller's give-up is taken back: the events go
+// to the member's next poll instead of being auto-committed unseen, and a
+// poll abandoned while parked moves nothing.
+func TestPollAbandonTakesBackTheAnswer(t *testing.T) {
+	e := startEngine(t, testConfig(t.TempDir()))
+	defer stopEngine(t, e)
+	ctx := tctx(t)
+	mustProduce(t, e, config.ProduceRequest{Namespace: "default", Topic: "t", Key: []byte("123"),
+		Messages: msgs("m", 3), CreateTopic: true})
+	if _, err := e.JoinGroup(ctx, config.JoinRequest{Namespace: "default", Group: "g", Member: "c1",
+		Topics: []string{"t"}, StartFrom: config.StartEarliest}); err != nil {
+		t.Fatal(err)
+	}
+	poll := func() []config.Chunk {
+		t.Helper()
+		r, err := e.Poll(ctx, config.PollRequest{Namespace: "default", Member: "c1", AutoCommit: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Chunks
+	}
+	first := poll()
+	if len(first) != 1 || len(first[0].Events) != 3 {
+		t.Fatalf("first poll: %+v", first)
+	}
+	// The facade sends this when the caller's context ends before the
+	// answer reaches it; here the answer did reach us, which is the race
+	// being covered.
+	e.system.Root.Send(e.manager, &pollAbandon{NS: "default", Member: "c1", Token: e.pollSeq.Load()})
+	again := poll()
+	if len(again) != 1 || again[0].StartOffset != 0 || len(again[0].Events) != 3 {
+		t.Fatalf("after abandon, want offsets 0..2 again, got %+v", again)
+	}
+	// Abandoning an older poll after a newer one started changes nothing.
+	e.system.Root.Send(e.manager, &pollAbandon{NS: "default", Member: "c1", Token: e.pollSeq.Load() - 1})
+	if rest := poll(); len(rest) != 0 {
+		t.Fatalf("stale abandon rewound: %+v", rest)
+	}
+
+	// A parked poll whose caller gives up takes nothing that arrives later.
+	wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := e.Poll(wctx, config.PollRequest{Namespace: "default", Member: "c1", AutoCommit: true, Wait: 10 * time.Second}); err == nil {
+		t.Fatal("a poll past its context answered")
+	}
+	mustProduce(t, e, config.ProduceRequest{Namespace: "default", Topic: "t", Key: []byte("123"), Messages: msgs("n", 1)})
+	got := poll()
+	if len(got) != 1 || got[0].StartOffset != 3 {
+		t.Fatalf("after an abandoned parked poll, want offset 3, got %+v", got)
 	}
 }

@@ -123,6 +123,13 @@ func (m *manager) Receive(ctx actor.Context) {
 		m.onJoin(ctx, msg)
 	case *pollReq:
 		m.forwardToMember(ctx, msg.Req.Namespace, msg.Req.Member)
+	case *pollAbandon:
+		// Fire-and-forget: a member that is gone has nothing to undo.
+		if g, ok := m.members[msg.NS][msg.Member]; ok {
+			if pid := m.groups[nsKey(msg.NS, g)]; pid != nil {
+				ctx.Send(pid, msg)
+			}
+		}
 	case *commitReq:
 		m.forwardToMember(ctx, msg.NS, msg.Member)
 	case *leaveReq:

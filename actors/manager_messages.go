@@ -52,7 +52,21 @@ type joinReq struct {
 	Metas  []topicMeta
 	Starts map[string]int64 // offsetKey → start
 }
-type pollReq struct{ Req config.PollRequest }
+type pollReq struct {
+	Req config.PollRequest
+	// Token names this poll so the facade can abandon it (pollAbandon).
+	Token uint64
+}
+
+// pollAbandon tells a member's group that the caller of poll Token stopped
+// waiting (its context ended or the request timed out) before an answer
+// reached it. The group must not let that poll move the member's delivered
+// positions: the next poll auto-commits them, and events nobody received
+// would be committed, i.e. lost to the group.
+type pollAbandon struct {
+	NS, Member string
+	Token      uint64
+}
 type commitReq struct {
 	NS, Member string
 	Offsets    []config.PartitionOffset

@@ -1215,19 +1215,9 @@ func TestPolar57LatestIsPinned(t *testing.T) {
 // nobody are delivered again, and the id's next poll must not queue behind
 // the dead one.
 //
-// ENGINE BUG (actors/, not the HTTP layer): Engine.Poll returns on ctx
-// cancellation (askPID), but the group actor keeps the parked pollState.
-// When an event arrives, completeFetch advances g.delivered for the dead
-// poll and answers a future nobody reads; the member's next poll then
-// auto-commits that position, so the event is never delivered to the group.
-// Meanwhile the member's next poll waits in mem.waiting behind the dead one
-// until its wait ends. Reproduced against the binary: wait=4s poll dropped
-// after 0.5s, a following poll answered after 3.3s; an event produced after
-// the drop was never delivered. A fix needs the group to learn of the
-// cancellation (a cancel message from Engine.Poll on ctx.Done, or a done
-// channel in pollReq checked before positions advance).
+// The engine tells the group when a poll's caller gave up (pollAbandon in
+// actors/), so the abandoned poll moves no position.
 func TestPolarAbandonedLongPollLosesNothing(t *testing.T) {
-	t.Skip("engine bug in actors/group.go: a cancelled parked poll still takes records and blocks the next poll (see comment)")
 	p := newPolar(t, nil)
 	p.mustRegister("c1", "g", "startFromEarliest", "t1")
 	ctx, cancel := context.WithCancel(context.Background())
