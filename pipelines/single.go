@@ -15,6 +15,7 @@ import (
 
 	"github.com/benthosdev/benthos/v4/public/service"
 	"github.com/rs/zerolog"
+	"go.yaml.in/yaml/v3"
 )
 
 // LintPipeline lints a full Benthos config (already env-substituted) with
@@ -23,14 +24,24 @@ import (
 // service-wide sections are linted like any component. A YAML syntax error is
 // returned as the error.
 func (env *Environment) LintPipeline(text []byte) ([]Lint, error) {
-	if _, err := parseNode(text); err != nil {
+	root, err := parseNode(text)
+	if err != nil {
 		return nil, err
 	}
+	build, placeholder := env.skipForeignMetrics(text, root)
 	b := env.svc.NewStreamBuilder()
 	b.SetEnvVarLookupFunc(lookupNone)
 	var le service.LintError
-	if err := b.SetYAML(string(protectEnv(text))); errors.As(err, &le) {
-		return sortLints(fromServiceLints(le)), nil
+	if err := b.SetYAML(string(protectEnv(build))); errors.As(err, &le) {
+		lints := fromServiceLints(le)
+		out := lints[:0]
+		for _, l := range lints {
+			if placeholder != "" && l.What == "field "+placeholder+" not recognised" {
+				continue
+			}
+			out = append(out, l)
+		}
+		return sortLints(out), nil
 	}
 	return nil, nil
 }
@@ -43,10 +54,12 @@ func (env *Environment) LintPipeline(text []byte) ([]Lint, error) {
 // registers its endpoints on its own mux (see PipelineSettings for what a
 // caller may honour). A YAML or config error is a *ParseError.
 func (env *Environment) ParsePipeline(text []byte) (*PreparedStream, error) {
-	if _, err := parseNode(text); err != nil {
+	root, err := parseNode(text)
+	if err != nil {
 		return nil, &ParseError{Msg: err.Error()}
 	}
-	p := &PreparedStream{Text: text, build: string(protectEnv(text))}
+	build, _ := env.skipForeignMetrics(text, root)
+	p := &PreparedStream{Text: text, build: string(protectEnv(build))}
 	b := env.svc.NewStreamBuilder()
 	b.DisableLinting()
 	b.SetEnvVarLookupFunc(lookupNone)
@@ -54,6 +67,61 @@ func (env *Environment) ParsePipeline(text []byte) (*PreparedStream, error) {
 		return nil, &ParseError{Msg: err.Error()}
 	}
 	return p, nil
+}
+
+// skipForeignMetrics hides a metrics section naming an exporter weir's
+// environment does not have (prometheus, statsd, cloudwatch… from Benthos
+// bundles weir does not ship): weir never uses the section (every stream
+// reports to weir's own exporter), so a config written for benthos -c must
+// not fail on it. The key is renamed in place to a placeholder of the same
+// length, so every other position stays; the placeholder ("" when nothing
+// was hidden) is what Benthos then reports as not recognised.
+func (env *Environment) skipForeignMetrics(text []byte, root *yaml.Node) ([]byte, string) {
+	if root == nil || root.Kind != yaml.MappingNode {
+		return text, ""
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if k.Value != "metrics" || v.Kind != yaml.MappingNode || !env.foreignMetrics(v) {
+			continue
+		}
+		start, ok := keyOffset(text, lineOffsets(text), k)
+		if !ok {
+			return text, ""
+		}
+		existing := map[string]bool{}
+		for j := 0; j+1 < len(root.Content); j += 2 {
+			existing[root.Content[j].Value] = true
+		}
+		name := placeholderName(0, len(k.Value))
+		for n := 1; existing[name]; n++ {
+			name = placeholderName(n, len(k.Value))
+		}
+		out := append([]byte(nil), text...)
+		copy(out[start:start+len(k.Value)], name)
+		return out, name
+	}
+	return text, ""
+}
+
+// foreignMetrics reports whether a metrics mapping names an exporter the
+// environment does not know.
+func (env *Environment) foreignMetrics(v *yaml.Node) bool {
+	known := map[string]bool{}
+	env.svc.WalkMetrics(func(name string, _ *service.ConfigView) { known[name] = true })
+	for j := 0; j+1 < len(v.Content); j += 2 {
+		name := v.Content[j].Value
+		if name == "mapping" {
+			continue
+		}
+		if name == "type" {
+			name = v.Content[j+1].Value
+		}
+		if !known[name] {
+			return true
+		}
+	}
+	return false
 }
 
 // PipelineSettings are the service-wide sections of a full config that the
