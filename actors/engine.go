@@ -334,3 +334,17 @@ func askPID[T any](ctx context.Context, e *Engine, pid *actor.PID, msg any, what
 	}
 	return out, nil
 }
+
+// spawnChild spawns an actor as a child of the manager (the streams
+// supervisor), so one root supervises everything and stopping the engine
+// stops it too.
+func (e *Engine) spawnChild(name string, props *actor.Props) (*actor.PID, error) {
+	reply := make(chan spawnChildResult, 1)
+	e.system.Root.Send(e.manager, &spawnChildReq{name: name, props: props, reply: reply})
+	select {
+	case r := <-reply:
+		return r.pid, r.err
+	case <-time.After(e.sh.reqTimeout):
+		return nil, fmt.Errorf("%w: spawn %s", config.ErrTimeout, name)
+	}
+}

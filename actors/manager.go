@@ -48,6 +48,9 @@ func (m *manager) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		m.start(ctx)
+	case *spawnChildReq:
+		pid, err := ctx.SpawnNamed(msg.props, msg.name)
+		msg.reply <- spawnChildResult{pid: pid, err: err}
 	case *createNamespaceReq:
 		m.onCreateNamespace(ctx, msg)
 	case *listNamespacesReq:

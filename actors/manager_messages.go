@@ -94,3 +94,17 @@ type releasePollsReq struct{} // → *okResp
 
 // saveCounters persists notification counters at shutdown. → *okResp
 type saveCounters struct{ Items []*topicDrained }
+
+// spawnChildReq asks the manager to spawn a child actor under itself (the
+// streams supervisor), so the manager is the root of every actor weir runs
+// (DESIGN "Actors"). reply receives the result; it is buffered.
+type spawnChildReq struct {
+	name  string
+	props *actor.Props
+	reply chan spawnChildResult
+}
+
+type spawnChildResult struct {
+	pid *actor.PID
+	err error
+}

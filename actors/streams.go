@@ -99,7 +99,7 @@ func NewStreams(e *Engine, opts StreamsOptions) (*Streams, error) {
 		idLocks:     map[string]*idLock{},
 		res:         map[resourceKey]storedResource{},
 	}
-	if s.sup, err = s.sys.Root.SpawnNamed(newStreamsSupervisorProps(), streamsSupervisorName); err != nil {
+	if s.sup, err = e.spawnChild(streamsSupervisorName, newStreamsSupervisorProps()); err != nil {
 		return nil, fmt.Errorf("spawn streams supervisor: %w", err)
 	}
 	if s.stopTimeout <= 0 {

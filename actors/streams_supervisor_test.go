@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -51,7 +50,8 @@ func TestStreamActorsAreSupervisedChildren(t *testing.T) {
 			t.Fatalf("%s still running after Close", pid.Id)
 		}
 	}
-	if !strings.HasSuffix(s.sup.Id, streamsSupervisorName) {
-		t.Fatalf("supervisor pid %q", s.sup.Id)
+	// The manager is the root of the whole tree (DESIGN "Actors").
+	if want := e.manager.Id + "/" + streamsSupervisorName; s.sup.Id != want {
+		t.Fatalf("supervisor pid %q, want %q (a child of the manager)", s.sup.Id, want)
 	}
 }
