@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -190,12 +189,12 @@ func (s *Server) adminEngine(c *gin.Context) (Engine, bool) {
 // bindAdminJSON decodes a small JSON object strictly: unknown fields and
 // trailing data are errors. An empty body leaves v as it is when optional.
 func bindAdminJSON(c *gin.Context, v any, optional bool) error {
-	body, err := io.ReadAll(io.LimitReader(c.Request.Body, maxAdminBody+1))
+	body, err := readBodyLimit(c.Request, maxAdminBody)
+	if errors.Is(err, config.ErrTooLarge) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("%w: reading body: %v", config.ErrInvalidArgument, err)
-	}
-	if len(body) > maxAdminBody {
-		return fmt.Errorf("%w: body exceeds %d bytes", config.ErrTooLarge, maxAdminBody)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if optional {

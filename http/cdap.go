@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -168,27 +167,6 @@ func cdapJSON(c *gin.Context, body []byte) {
 	c.Data(http.StatusOK, "application/json", body)
 }
 
-// readBody reads a request body of at most limit bytes (inclusive); more →
-// errCDAPTooLarge. A Content-Length above the limit fails before reading.
-func cdapReadBody(r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, errCDAPTooLarge
-	}
-	size := int64(512)
-	if r.ContentLength >= 0 {
-		size = r.ContentLength + 1
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > limit {
-		return nil, errCDAPTooLarge
-	}
-	return buf.Bytes(), nil
-}
-
 // retryBusy runs f until it stops answering ErrBusy or ctx ends (DESIGN "Busy
 // and deadlines": CDAP writers wait for room until the request deadline).
 func cdapRetryBusy(ctx context.Context, f func() error) error {
@@ -223,7 +201,7 @@ func (h *cdapHandler) putNamespace(c *gin.Context) {
 		h.fail(c, cdapBadRequest("Cannot create the namespace '%s'. '%s' is a reserved namespace.", ns, ns))
 		return
 	}
-	body, err := cdapReadBody(c.Request, h.maxEvent)
+	body, err := readBodyLimit(c.Request, h.maxEvent)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -398,7 +376,7 @@ func (h *cdapHandler) createStream(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	body, err := cdapReadBody(c.Request, h.maxEvent)
+	body, err := readBodyLimit(c.Request, h.maxEvent)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -468,7 +446,7 @@ func (h *cdapHandler) putProperties(c *gin.Context) {
 		h.failStream(c, ns, id, err)
 		return
 	}
-	body, err := cdapReadBody(c.Request, h.maxEvent)
+	body, err := readBodyLimit(c.Request, h.maxEvent)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -510,7 +488,7 @@ func (h *cdapHandler) singleEvent(c *gin.Context, id string) (config.Message, er
 	if herr != nil {
 		return config.Message{}, herr
 	}
-	body, err := cdapReadBody(c.Request, h.maxEvent)
+	body, err := readBodyLimit(c.Request, h.maxEvent)
 	if err != nil {
 		return config.Message{}, err
 	}

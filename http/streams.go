@@ -3,8 +3,8 @@ package http
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -146,14 +146,11 @@ func (s *Server) readBody(r *http.Request) ([]byte, error) {
 	if limit <= 0 {
 		limit = int64(config.Default().Streams.MaxBodySize)
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
+	b, err := readBodyLimit(r, limit)
+	if err != nil && !errors.Is(err, config.ErrTooLarge) {
 		return nil, &config.StreamConfigError{Msg: err.Error()}
 	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: more than %d bytes", config.ErrTooLarge, limit)
-	}
-	return b, nil
+	return b, err
 }
 
 // stopTimeout parses ?timeout=, which must be a positive Go duration when
