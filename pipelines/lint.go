@@ -125,7 +125,15 @@ func (env *Environment) ParseStream(text []byte) (*PreparedStream, error) {
 	if err != nil {
 		return nil, &ParseError{Msg: err.Error()}
 	}
-	p := &PreparedStream{Text: text, build: string(protectEnv(isolated))}
+	return env.prepare(text, isolated)
+}
+
+// prepare checks that build (the text Benthos will build, already
+// substituted once) parses as a stream config, and keeps it with the
+// client's text. References left in build are escaped (protectEnv) so
+// Benthos does not substitute a second time.
+func (env *Environment) prepare(text, build []byte) (*PreparedStream, error) {
+	p := &PreparedStream{Text: text, build: string(protectEnv(build))}
 	b := env.svc.NewStreamBuilder()
 	b.DisableLinting()
 	b.SetEnvVarLookupFunc(lookupNone)

@@ -70,16 +70,7 @@ func encodeNode(v *yaml.Node) ([]byte, error) {
 	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
 		return []byte{}, nil
 	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return RenderYAML(v)
 }
 
 // blankOutside keeps the lines [v.Line, end) of the body, blanks the text

@@ -59,14 +59,7 @@ func (env *Environment) ParsePipeline(text []byte) (*PreparedStream, error) {
 		return nil, &ParseError{Msg: err.Error()}
 	}
 	build, _ := env.skipForeignMetrics(text, root)
-	p := &PreparedStream{Text: text, build: string(protectEnv(build))}
-	b := env.svc.NewStreamBuilder()
-	b.DisableLinting()
-	b.SetEnvVarLookupFunc(lookupNone)
-	if err := b.SetYAML(p.build); err != nil {
-		return nil, &ParseError{Msg: err.Error()}
-	}
-	return p, nil
+	return env.prepare(text, build)
 }
 
 // skipForeignMetrics hides a metrics section naming an exporter weir's
