@@ -3,7 +3,8 @@ package config
 import "time"
 
 // ByteSize is a size in bytes; in weir.yaml it may be written as a plain
-// integer or with a unit (KiB, MiB, GiB, KB, MB, GB).
+// integer or with a unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; see
+// ParseByteSize).
 type ByteSize int64
 
 // Duration is a time.Duration written in weir.yaml as a Go duration ("30s").
