@@ -167,7 +167,7 @@ func cdapJSON(c *gin.Context, body []byte) {
 	c.Data(http.StatusOK, "application/json", body)
 }
 
-// retryBusy runs f until it stops answering ErrBusy or ctx ends (DESIGN "Busy
+// cdapRetryBusy runs f until it stops answering ErrBusy or ctx ends (DESIGN "Busy
 // and deadlines": CDAP writers wait for room until the request deadline).
 func cdapRetryBusy(ctx context.Context, f func() error) error {
 	wait := 500 * time.Microsecond
@@ -639,7 +639,7 @@ func (h *cdapHandler) batch(c *gin.Context) {
 	c.Status(http.StatusOK)
 }
 
-// withHeaders returns a copy of h with the given name/value pairs added.
+// cdapWithHeaders returns a copy of h with the given name/value pairs added.
 func cdapWithHeaders(h map[string]string, kv ...string) map[string]string {
 	out := make(map[string]string, len(h)+len(kv)/2)
 	for k, v := range h {

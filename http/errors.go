@@ -84,7 +84,7 @@ func namespaceNotFound(ns string) *cdapErr {
 	return &cdapErr{status: http.StatusNotFound, msg: "'namespace:" + ns + "' was not found."}
 }
 
-// isNotFound reports a missing topic or namespace: on stream routes both
+// cdapIsNotFound reports a missing topic or namespace: on stream routes both
 // answer the stream's 404 body (spec §1).
 func cdapIsNotFound(err error) bool {
 	return errors.Is(err, config.ErrTopicNotFound) || errors.Is(err, config.ErrNamespaceNotFound)

@@ -90,7 +90,7 @@ func newStatsSink(stream string, onPanic func()) *statsSink {
 	}
 }
 
-// seriesKey renders name{k1="v1",...} with label names sorted and values
+// makeSeries renders name{k1="v1",...} with label names sorted and values
 // quoted Go-style (ASCII escapes), the streams API's stats key format.
 func makeSeries(name string, keys, values []string) series {
 	ls := make([]labelPair, 0, len(keys))
