@@ -25,9 +25,12 @@ type testServer struct {
 	Streams *actors.Streams
 
 	mutateOpts func(*api.Options)
-	addr       string
-	cancel     context.CancelFunc
-	done       chan error
+	// contract validates every exchange against the OpenAPI document
+	// (openapi_harness_test.go), across restarts.
+	contract *contractRecorder
+	addr     string
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 // startServer starts an engine and the server on 127.0.0.1 (a free port);
@@ -48,9 +51,12 @@ func startServerWith(t testing.TB, mutateCfg func(*config.Config), mutateOpts fu
 	if mutateCfg != nil {
 		mutateCfg(&cfg)
 	}
-	ts := &testServer{Config: cfg, mutateOpts: mutateOpts, addr: cfg.Server.Addr}
+	ts := &testServer{Config: cfg, mutateOpts: mutateOpts, addr: cfg.Server.Addr, contract: newContractRecorder()}
 	ts.start(t)
-	t.Cleanup(func() { ts.stop(t) })
+	t.Cleanup(func() {
+		ts.stop(t)
+		ts.contract.report(t)
+	})
 	return ts
 }
 
@@ -70,6 +76,11 @@ func (ts *testServer) start(t testing.TB) {
 		Metrics: eng.MetricsHandler()}
 	if ts.mutateOpts != nil {
 		ts.mutateOpts(&opts)
+	}
+	if mw := opts.Middleware; mw != nil {
+		opts.Middleware = func(h http.Handler) http.Handler { return ts.contract.wrap(mw(h)) }
+	} else {
+		opts.Middleware = ts.contract.wrap
 	}
 	opts.Config.Server.Addr = ts.addr
 	srv := api.New(opts)

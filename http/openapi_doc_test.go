@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -13,18 +14,27 @@ import (
 // loadOpenAPI parses the served document and checks it is valid OpenAPI 3.
 func loadOpenAPI(t testing.TB) *openapi3.T {
 	t.Helper()
-	raw, err := api.OpenAPIJSON()
+	doc, err := parseOpenAPI()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return doc
+}
+
+// parseOpenAPI loads the embedded document and validates it.
+func parseOpenAPI() (*openapi3.T, error) {
+	raw, err := api.OpenAPIJSON()
+	if err != nil {
+		return nil, err
+	}
 	doc, err := openapi3.NewLoader().LoadFromData(raw)
 	if err != nil {
-		t.Fatalf("load openapi: %v", err)
+		return nil, fmt.Errorf("load openapi: %w", err)
 	}
 	if err := doc.Validate(context.Background()); err != nil {
-		t.Fatalf("openapi document is invalid: %v", err)
+		return nil, fmt.Errorf("openapi document is invalid: %w", err)
 	}
-	return doc
+	return doc, nil
 }
 
 func TestOpenAPIDocumentIsValid(t *testing.T) {

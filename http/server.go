@@ -28,6 +28,11 @@ type Options struct {
 	Logger  zerolog.Logger
 	Version string
 	Built   string
+	// Middleware, when set, wraps the main listener's handler (the test
+	// harness records every exchange through it to validate it against the
+	// OpenAPI document); nil serves the Server itself. The dedicated
+	// PolarStreams listeners are not wrapped.
+	Middleware func(http.Handler) http.Handler
 }
 
 // Server is weir's HTTP front end.
@@ -96,7 +101,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	var h http.Handler = s
+	if s.opts.Middleware != nil {
+		h = s.opts.Middleware(s)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
