@@ -342,6 +342,12 @@ func setScalar(out reflect.Value, s string) error {
 // applies. A reference to an unset variable without a default is an error,
 // as is a malformed reference ("${", "${}" or a name outside [A-Za-z0-9_.]).
 // The default runs to the first "}" and may contain ":" (an address).
+//
+// This is weir.yaml's interpolation, applied to single scalar values after
+// parsing. Stream configs use pipelines.Substitute instead, which follows
+// Benthos on the whole text (the ${{...}} escape, an empty variable without
+// a default is "", unset names reported together); the two differ on
+// purpose and must not be merged.
 func ExpandEnv(s string, lookup LookupFunc) (string, error) {
 	if !strings.Contains(s, "${") {
 		return s, nil

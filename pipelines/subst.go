@@ -27,7 +27,8 @@ func (e *MissingEnvError) Error() string {
 // Substitute applies environment interpolation to a raw request body, once,
 // before any YAML parsing. lookup is os.LookupEnv in production. With
 // lenient set (the streams API's ?chilled=true) missing variables become ""
-// instead of an error.
+// instead of an error. (weir.yaml has its own, stricter rules:
+// config.ExpandEnv.)
 func Substitute(body []byte, lookup func(string) (string, bool), lenient bool) ([]byte, error) {
 	var missing []string
 	seen := map[string]bool{}
