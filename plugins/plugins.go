@@ -103,12 +103,7 @@ func RegisterProcessor(name string, spec *service.ConfigSpec, ctor service.Proce
 	add("processor", name, func(env *service.Environment) error {
 		return env.RegisterProcessor(name, spec, func(conf *service.ParsedConfig, mgr *service.Resources) (service.Processor, error) {
 			g := newGuard(mgr, "processor", name)
-			var p service.Processor
-			err := g.call(func() error {
-				var err error
-				p, err = ctor(conf, mgr)
-				return err
-			})
+			p, err := construct(g, func() (service.Processor, error) { return ctor(conf, mgr) })
 			if err != nil {
 				return nil, err
 			}
@@ -122,12 +117,7 @@ func RegisterBatchProcessor(name string, spec *service.ConfigSpec, ctor service.
 	add("processor", name, func(env *service.Environment) error {
 		return env.RegisterBatchProcessor(name, spec, func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchProcessor, error) {
 			g := newGuard(mgr, "processor", name)
-			var p service.BatchProcessor
-			err := g.call(func() error {
-				var err error
-				p, err = ctor(conf, mgr)
-				return err
-			})
+			p, err := construct(g, func() (service.BatchProcessor, error) { return ctor(conf, mgr) })
 			if err != nil {
 				return nil, err
 			}
@@ -141,12 +131,7 @@ func RegisterInput(name string, spec *service.ConfigSpec, ctor service.InputCons
 	add("input", name, func(env *service.Environment) error {
 		return env.RegisterInput(name, spec, func(conf *service.ParsedConfig, mgr *service.Resources) (service.Input, error) {
 			g := newGuard(mgr, "input", name)
-			var in service.Input
-			err := g.call(func() error {
-				var err error
-				in, err = ctor(conf, mgr)
-				return err
-			})
+			in, err := construct(g, func() (service.Input, error) { return ctor(conf, mgr) })
 			if err != nil {
 				return nil, err
 			}
@@ -160,12 +145,7 @@ func RegisterBatchInput(name string, spec *service.ConfigSpec, ctor service.Batc
 	add("input", name, func(env *service.Environment) error {
 		return env.RegisterBatchInput(name, spec, func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchInput, error) {
 			g := newGuard(mgr, "input", name)
-			var in service.BatchInput
-			err := g.call(func() error {
-				var err error
-				in, err = ctor(conf, mgr)
-				return err
-			})
+			in, err := construct(g, func() (service.BatchInput, error) { return ctor(conf, mgr) })
 			if err != nil {
 				return nil, err
 			}
@@ -271,6 +251,18 @@ func (g *guard) call(fn func() error) (err error) {
 		}
 	}()
 	return fn()
+}
+
+// construct runs a plugin's constructor under g, so a panic in it fails the
+// stream's build instead of the server.
+func construct[T any](g *guard, ctor func() (T, error)) (T, error) {
+	var v T
+	err := g.call(func() error {
+		var err error
+		v, err = ctor()
+		return err
+	})
+	return v, err
 }
 
 type guardedProcessor struct {

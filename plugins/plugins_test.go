@@ -48,3 +48,21 @@ func TestRegisterApplyAndGuard(t *testing.T) {
 	}()
 	RegisterProcessor("plugins_test_boom", service.NewConfigSpec(), nil)
 }
+
+// A panicking constructor is an error naming the plugin, not a crash; a
+// constructor's own error and value pass through unchanged.
+func TestConstructGuardsPanics(t *testing.T) {
+	g := newGuard(nil, "input", "flaky")
+	_, err := construct(g, func() (int, error) { panic("no config") })
+	var pe *PanicError
+	if !errors.As(err, &pe) || pe.Kind != "input" || pe.Name != "flaky" || pe.Value != "no config" {
+		t.Fatalf("err = %#v, want a PanicError for input flaky", err)
+	}
+	want := errors.New("bad field")
+	if _, err := construct(g, func() (int, error) { return 0, want }); err != want {
+		t.Fatalf("err = %v, want %v", err, want)
+	}
+	if v, err := construct(g, func() (int, error) { return 7, nil }); v != 7 || err != nil {
+		t.Fatalf("got %d, %v", v, err)
+	}
+}
