@@ -31,14 +31,16 @@ const (
 )
 
 // partition owns one wal.Log: it and its writer are the only code that
-// touches it. Appends go to the writer's queue (see writer: one long-lived
-// goroutine per open log writes group-committed batches and acknowledges
-// them itself); reads are bounded and served here, beside a write in
-// flight (wal.Log serialises them with its own mutex). A write error
-// poisons the log: the writer refuses everything waiting and reports it,
-// and the actor panics; the supervisor restarts it and Started reopens the
-// log, which repairs the tail. Anything that needs the log quiet (truncate,
-// drain, stop) first waits for the writer to empty its queue (flush).
+// touches it. The topic queues appends on the writer directly (partQueue),
+// without a hop through this actor's mailbox; only while no writer is
+// attached do they come here (see writer: one long-lived goroutine per open
+// log writes group-committed batches and acknowledges them itself); reads
+// are bounded and served here, beside a write in flight (wal.Log
+// serialises them with its own mutex). A write error poisons the log: the
+// writer refuses everything waiting and reports it, and the actor panics;
+// the supervisor restarts it and Started reopens the log, which repairs the
+// tail. Truncate and drain first wait for the writer to write what was
+// queued before them (flush); stop writes everything.
 type partition struct {
 	sh      *shared
 	ns      string
@@ -50,7 +52,8 @@ type partition struct {
 
 	self, parent *actor.PID
 	wal          *wal.Log
-	w            *writer // runs while wal is open
+	w            *writer    // runs while wal is open
+	q            *partQueue // the topic's direct way to w
 	lastOpen     time.Time
 	watchers     map[string]watcher
 	eventsIn     prometheus.Counter
@@ -65,10 +68,10 @@ type watcher struct {
 	from int64
 }
 
-func newPartitionProps(sh *shared, ns, topic, topicID string, index int, dir string) *actor.Props {
+func newPartitionProps(sh *shared, ns, topic, topicID string, index int, dir string, q *partQueue) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		p := &partition{sh: sh, ns: ns, topic: topic, topicID: topicID, index: index, dir: dir,
-			watchers: map[string]watcher{}}
+			q: q, watchers: map[string]watcher{}}
 		p.log = sh.log.With().Str("namespace", ns).Str("topic", topic).Int("partition", index).Logger()
 		part := strconv.Itoa(index)
 		p.eventsIn = sh.m.eventsIn.WithLabelValues(ns, topic)
@@ -93,7 +96,9 @@ func (p *partition) Receive(ctx actor.Context) {
 		ctx.Send(ctx.Parent(), &partitionReady{Partition: p.index, LastTimestamp: last})
 	case *actor.Stopping:
 		// Stop is a system message: appends still queued in memory are
-		// written here so that nothing accepted is dropped silently.
+		// written here so that nothing accepted is dropped silently. The
+		// topic's later pushes are refused (as a dead letter would be).
+		p.q.detach(mapActorErr(actor.ErrDeadLetter, "produce"))
 		p.close(nil)
 	case *actor.Restarting:
 		// Whatever is waiting is answered (failed) rather than left to
@@ -152,12 +157,14 @@ func (p *partition) open() {
 	p.wal = l
 	p.endOffset.Set(float64(l.NextOffset()))
 	p.w = startWriter(p, p.self, p.parent)
+	p.q.attach(p.w)
 }
 
 // close stops the writer, then closes the log. With failErr nil the writer
 // first writes everything queued; otherwise the queue is refused with it.
 func (p *partition) close(failErr error) {
 	if p.w != nil {
+		p.q.detach(nil)
 		p.w.shutdown(failErr)
 		p.w = nil
 	}
@@ -185,17 +192,12 @@ func (p *partition) ready() error {
 	return nil
 }
 
+// onAppend handles an append that came through the mailbox because no
+// writer was attached to the topic's partQueue when it was sent: it opens
+// the log if it can and queues the append, or refuses it.
 func (p *partition) onAppend(m *appendReq) {
-	if err := p.ready(); err != nil {
-		m.Reply.fail(p.sh.system, err)
-		return
-	}
-	for i := range m.Records {
-		m.bytes += len(m.Records[i].Body)
-	}
-	if err := p.w.enqueue(m, p.sh.cfg.Storage.MaxInflightAppends); err != nil {
-		m.Reply.fail(p.sh.system, err)
-	}
+	err := p.ready()
+	p.q.fromMailbox(p.sh.system, m, p.w, err)
 }
 
 // onWriteDone serves what needs actor state after a write (watchers), or,

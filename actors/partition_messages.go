@@ -14,7 +14,7 @@ type appendReq struct {
 	// Counted adds the bodies to the topic's notification counter.
 	Counted bool
 	Reply   replyTo
-	bytes   int // body bytes, set by the partition
+	bytes   int // body bytes, set by the topic
 	// one holds the record of a single-message request, so that the
 	// common case costs one allocation instead of two.
 	one [1]wal.Record

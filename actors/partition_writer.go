@@ -13,7 +13,8 @@ import (
 )
 
 // writer is a partition's long-lived write goroutine, one per open log. The
-// partition actor only queues appends (enqueue, under a mutex); the writer
+// topic queues appends on it directly (enqueue, under a mutex, through
+// partQueue; the partition actor only while no writer is attached); the writer
 // takes everything queued (up to the batch caps), appends it as one Append
 // (one fsync), acknowledges each request itself and goes straight back to
 // the queue. So the next batch starts the moment the previous fsync
@@ -39,10 +40,14 @@ type writer struct {
 	mu       sync.Mutex
 	cond     sync.Cond // broadcast when the queue grows, a write ends, or stop is set
 	queue    []*appendReq
-	inflight int   // requests in the write in flight
-	stop     bool  // exit once the queue is empty
-	err      error // the write error that poisoned the log; nothing more is written
-	done     chan struct{}
+	inflight int // requests in the write in flight
+	// queued counts requests ever queued and handled those written or
+	// refused, so flush can wait for what was queued before it while the
+	// topic keeps queuing more (see partQueue).
+	queued, handled uint64
+	stop            bool  // exit once the queue is empty
+	err             error // the write error that poisoned the log; nothing more is written
+	done            chan struct{}
 }
 
 func startWriter(p *partition, self, parent *actor.PID) *writer {
@@ -67,17 +72,20 @@ func (w *writer) enqueue(m *appendReq, limit int) error {
 		return fmt.Errorf("%w: %s has %d appends in flight", config.ErrBusy, w.what, n)
 	}
 	w.queue = append(w.queue, m)
+	w.queued++
 	if len(w.queue) == 1 {
 		w.cond.Broadcast()
 	}
 	return nil
 }
 
-// flush waits until everything queued so far is written (or failed). Only
-// the actor enqueues, so while it waits here nothing new arrives.
+// flush waits until everything queued before the call is written (or
+// refused). The topic may go on queuing meanwhile (partQueue); those later
+// requests are not waited for, so a busy partition cannot hold flush up.
 func (w *writer) flush() {
 	w.mu.Lock()
-	for (len(w.queue) > 0 || w.inflight > 0) && w.err == nil {
+	target := w.queued
+	for w.handled < target && w.err == nil {
 		w.cond.Wait()
 	}
 	w.mu.Unlock()
@@ -102,6 +110,7 @@ func (w *writer) failLocked(err error) {
 		r.Reply.fail(w.sh.system, err)
 		w.queue[i] = nil
 	}
+	w.handled += uint64(len(w.queue))
 	w.queue = w.queue[:0]
 }
 
@@ -174,6 +183,7 @@ func (w *writer) run() {
 		}
 		w.mu.Lock()
 		w.inflight = 0
+		w.handled += uint64(n)
 		w.cond.Broadcast()
 		w.mu.Unlock()
 		w.sh.system.Root.Send(w.self, &writeDone{w: w, next: off})
@@ -193,8 +203,86 @@ func (w *writer) failed(batch []*appendReq, err error) {
 	w.mu.Lock()
 	w.err = werr
 	w.failLocked(werr)
+	w.handled += uint64(len(batch))
 	w.inflight = 0
 	w.cond.Broadcast()
 	w.mu.Unlock()
 	w.sh.system.Root.Send(w.self, &writeDone{w: w, err: werr, cause: err})
+}
+
+// partQueue is how a topic hands appends to one of its partitions without a
+// hop through the partition's mailbox: while the partition's log is open
+// its writer is attached here and the topic queues on it directly. It
+// lives as long as the topic incarnation, across partition restarts.
+//
+// While no writer is attached (the log is closed: never opened, failed to
+// open, or the partition is restarting) the topic sends the request to the
+// partition's mailbox as before, and the partition (re)opens the log or
+// refuses it. viaMailbox counts such requests not yet handled: while any
+// is pending the topic keeps using the mailbox, so requests reach the
+// writer in the order the topic stamped them (timestamps only grow within
+// a partition). The partition moves each one to the writer under mu.
+type partQueue struct {
+	mu         sync.Mutex
+	w          *writer
+	viaMailbox int
+	closed     error // the partition stopped for good: refuse
+	limit      int   // in-flight cap per partition (ErrBusy beyond)
+}
+
+// push queues a on the attached writer and reports true, or reports
+// false when a must go through the partition's mailbox (the caller sends
+// it). Only the topic actor calls it, so calls are serial.
+func (q *partQueue) push(sys *actor.ActorSystem, a *appendReq) bool {
+	q.mu.Lock()
+	if q.closed != nil {
+		err := q.closed
+		q.mu.Unlock()
+		a.Reply.fail(sys, err)
+		return true
+	}
+	if q.w == nil || q.viaMailbox > 0 {
+		q.viaMailbox++
+		q.mu.Unlock()
+		return false
+	}
+	err := q.w.enqueue(a, q.limit)
+	q.mu.Unlock()
+	if err != nil {
+		a.Reply.fail(sys, err)
+	}
+	return true
+}
+
+// fromMailbox moves a request that came through the mailbox to w (nil:
+// refuse it with openErr). Under mu, so that no later request overtakes it.
+func (q *partQueue) fromMailbox(sys *actor.ActorSystem, a *appendReq, w *writer, openErr error) {
+	q.mu.Lock()
+	q.viaMailbox--
+	err := openErr
+	if w != nil {
+		err = w.enqueue(a, q.limit)
+	}
+	q.mu.Unlock()
+	if err != nil {
+		a.Reply.fail(sys, err)
+	}
+}
+
+// attach publishes the writer of a newly opened log; detach withdraws it
+// before the writer shuts down, so nothing is queued on a stopped writer.
+// stopped (non-nil) makes later pushes fail with it.
+func (q *partQueue) attach(w *writer) {
+	q.mu.Lock()
+	q.w = w
+	q.mu.Unlock()
+}
+
+func (q *partQueue) detach(stopped error) {
+	q.mu.Lock()
+	q.w = nil
+	if stopped != nil {
+		q.closed = stopped
+	}
+	q.mu.Unlock()
 }

@@ -30,6 +30,7 @@ type topic struct {
 	log   zerolog.Logger
 
 	parts      []*actor.PID
+	queues     []*partQueue // parts' writers, reached without a mailbox hop
 	ready      []bool
 	readyCount int
 	stash      []stashed
@@ -97,10 +98,12 @@ func (t *topic) Receive(ctx actor.Context) {
 func (t *topic) start(ctx actor.Context) {
 	n := t.props.Partitions
 	t.parts = make([]*actor.PID, n)
+	t.queues = make([]*partQueue, n)
 	t.ready = make([]bool, n)
 	t.readyCount = 0
 	for i := 0; i < n; i++ {
-		pid, err := ctx.SpawnNamed(newPartitionProps(t.sh, t.ns, t.name, t.id, i, filepath.Join(t.dir, partitionName(i))), partitionName(i))
+		t.queues[i] = &partQueue{limit: t.sh.cfg.Storage.MaxInflightAppends}
+		pid, err := ctx.SpawnNamed(newPartitionProps(t.sh, t.ns, t.name, t.id, i, filepath.Join(t.dir, partitionName(i)), t.queues[i]), partitionName(i))
 		if err != nil {
 			// Only a name clash can fail here, which would be a bug.
 			panic(fmt.Sprintf("spawn partition %d: %v", i, err))
@@ -189,8 +192,11 @@ func (t *topic) onProduce(ctx actor.Context, sender *actor.PID, m *produceReq) {
 	}
 	for i, msg := range req.Messages {
 		a.Records[i] = wal.Record{Timestamp: ts, Headers: msg.Headers, Key: req.Key, Body: msg.Body}
+		a.bytes += len(msg.Body)
 	}
-	ctx.Send(t.parts[p], a)
+	if !t.queues[p].push(t.sh.system, a) {
+		ctx.Send(t.parts[p], a)
+	}
 }
 
 // minTimestamp is the oldest append time still readable under the TTL
