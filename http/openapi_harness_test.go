@@ -129,6 +129,11 @@ func (v *contractValidator) check(e *exchange) (string, error) {
 	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
 		return op, fmt.Errorf("response does not match the document: %v\nbody: %.300q", err, e.respBody)
 	}
+	if r := route.Operation.Responses.Status(e.status); r != nil && r.Value != nil && len(r.Value.Content) == 0 &&
+		len(e.respBody) > 0 && req.Method != http.MethodHead {
+		// kin-openapi accepts any body where the document lists none.
+		return op, fmt.Errorf("response has a body (%.100q) where the document says none", e.respBody)
+	}
 	if e.respPartial && req.Method != http.MethodHead {
 		// ExcludeResponseBody skips the content type check too.
 		if r := route.Operation.Responses.Status(e.status); r != nil && r.Value != nil && len(r.Value.Content) > 0 {
@@ -177,7 +182,11 @@ func uncoveredOperations(doc *openapi3.T, covered map[string]int) []string {
 var contractTotals = struct {
 	mu        sync.Mutex
 	exchanges int
-	covered   map[string]int
+	// unrouted are refusals of paths or methods the document does not
+	// list; partial are exchanges with a body too long (or, for requests,
+	// not read to the end) to validate.
+	unrouted, partial int
+	covered           map[string]int
 }{covered: map[string]int{}}
 
 // contractRecorder validates the exchanges of one test's server (across
@@ -185,6 +194,9 @@ var contractTotals = struct {
 type contractRecorder struct {
 	v       *contractValidator
 	loadErr error
+	// local keeps the exchanges out of contractTotals (the recorder's own
+	// tests serve fake handlers, which must not count as coverage).
+	local bool
 
 	mu        sync.Mutex
 	wg        sync.WaitGroup
@@ -270,10 +282,18 @@ func (c *contractRecorder) record(e *exchange) {
 		c.failures = append(c.failures, fmt.Sprintf("%s: %v", e, err))
 	}
 	c.mu.Unlock()
+	if c.local {
+		return
+	}
 	contractTotals.mu.Lock()
 	contractTotals.exchanges++
 	if op != "" {
 		contractTotals.covered[op]++
+	} else if err == nil {
+		contractTotals.unrouted++
+	}
+	if (e.reqPartial && e.status < 400) || e.respPartial {
+		contractTotals.partial++
 	}
 	contractTotals.mu.Unlock()
 }
@@ -431,8 +451,8 @@ func contractCoverageReport() int {
 	}
 	filtered := flagValue("test.run") != "" || flagValue("test.skip") != ""
 	if testing.Verbose() || !filtered {
-		fmt.Printf("openapi contract: validated %d exchanges; %d of %d documented operations exercised\n",
-			contractTotals.exchanges, ops-len(missing), ops)
+		fmt.Printf("openapi contract: validated %d exchanges (%d refusals of undocumented paths or methods, %d with a body not validated); %d of %d documented operations exercised\n",
+			contractTotals.exchanges, contractTotals.unrouted, contractTotals.partial, ops-len(missing), ops)
 	}
 	if filtered || len(missing) == 0 {
 		return 0
