@@ -382,6 +382,10 @@ func (w *recordingWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	if w.status == http.StatusNoContent || w.status == http.StatusNotModified {
+		// net/http sends no body with these statuses.
+		return w.ResponseWriter.Write(p)
+	}
 	if len(p) > 0 {
 		w.wrote = true
 	}

@@ -45,10 +45,14 @@ func TestContractRecorderCatchesDrift(t *testing.T) {
 		{"no body where the document says none", "POST", "/v1/consumer/commit?consumerId=c", "", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNoContent)
 		}, ""},
-		{"body where the document says none", "DELETE", "/weir/v1/namespaces/ops", "", func(w http.ResponseWriter, r *http.Request) {
+		{"body where the document says none", "POST", "/v3/namespaces/default/streams/s/truncate", "", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain")
-			io.WriteString(w, "deleted")
+			io.WriteString(w, "truncated")
 		}, "where the document says none"},
+		{"a 204 drops the body on the wire", "DELETE", "/weir/v1/namespaces/ops", "", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusNoContent)
+			io.WriteString(w, "dropped by net/http")
+		}, ""},
 		{"undocumented route answered", "GET", "/v9/thing/x/y", "", func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "ok")
 		}, "not in the OpenAPI document"},
