@@ -103,6 +103,7 @@ input_resources:
 input:
   resource: gen
 pipeline:
+  threads: 1 # the default (one per CPU) may reorder the two messages
   processors:
     - rate_limit:
         resource: fast
