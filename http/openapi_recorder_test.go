@@ -43,8 +43,14 @@ func TestContractRecorderCatchesDrift(t *testing.T) {
 			io.WriteString(w, `{"length":1}`)
 		}, "doesn't match schema"},
 		{"no body where the document says none", "POST", "/v1/consumer/commit?consumerId=c", "", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Retry-After", "1")
 			w.WriteHeader(http.StatusNoContent)
 		}, ""},
+		{"required header missing", "POST", "/v1/consumer/commit?consumerId=c", "", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusNoContent)
+		}, `"Retry-After" missing`},
 		{"body where the document says none", "POST", "/v3/namespaces/default/streams/s/truncate", "", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain")
 			io.WriteString(w, "truncated")
