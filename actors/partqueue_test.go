@@ -246,3 +246,82 @@ func TestPartQueueOrder(t *testing.T) {
 		t.Fatalf("push to a stopped partition answered %v, want errStopped", a.err)
 	}
 }
+
+// The topic actor restarted under keyed and keyless producers on four
+// partitions: it builds new partition queues while the old partitions'
+// writers are detached and stopped. Every refusal is the restart's, nothing
+// acknowledged is lost, keys keep their partition, and timestamps grow
+// with offsets on every partition (the clock is reseeded from the logs).
+func TestDirectQueueAcrossTopicRestart(t *testing.T) {
+	e := startEngine(t, testConfig(t.TempDir()))
+	ctx := tctx(t)
+	if _, _, err := e.CreateTopic(ctx, "default", "rt", config.TopicProps{Partitions: 4}); err != nil {
+		t.Fatal(err)
+	}
+	mustProduce(t, e, config.ProduceRequest{Namespace: "default", Topic: "rt", Messages: msgs("first", 1)})
+	v, ok := e.topicPIDs.Load(nsKey("default", "rt"))
+	if !ok {
+		t.Fatal("topic actor not cached")
+	}
+	pid := v.(*actor.PID)
+	var mu sync.Mutex
+	var acked []ackedEvent
+	var refused atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for p := 0; p < 32; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				body := fmt.Sprintf("w%d-%d", p, i)
+				req := config.ProduceRequest{Namespace: "default", Topic: "rt", Messages: []config.Message{{Body: []byte(body)}}}
+				if p%2 == 0 {
+					req.Key = []byte(fmt.Sprintf("k%d", i%16))
+				}
+				r, err := e.Produce(ctx, req)
+				if err != nil {
+					if errors.Is(err, config.ErrStorage) || errors.Is(err, config.ErrUnavailable) {
+						refused.Add(1)
+						continue
+					}
+					t.Errorf("produce: %v", err)
+					return
+				}
+				if p%2 == 0 && r.Partition != config.PartitionForKey(req.Key, 4) {
+					t.Errorf("key %s went to partition %d", req.Key, r.Partition)
+					return
+				}
+				mu.Lock()
+				acked = append(acked, ackedEvent{r.Partition, r.FirstOffset, body})
+				mu.Unlock()
+			}
+		}()
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	for i := 0; i < 3; i++ {
+		n := count()
+		deadline := time.Now().Add(5 * time.Second)
+		for count() < n+100 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		restartActor(t, e, pid)
+	}
+	n := count()
+	deadline := time.Now().Add(5 * time.Second)
+	for count() < n+200 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if count() < n+200 {
+		t.Fatalf("produce did not resume after the topic restarts: %d acks, %d before", count(), n)
+	}
+	checkAcked(t, e, "rt", 4, acked)
+	t.Logf("%d acks, %d refused by restarts", len(acked), refused.Load())
+}
