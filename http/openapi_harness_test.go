@@ -219,13 +219,18 @@ func (c *contractRecorder) wrap(h http.Handler) http.Handler {
 		req := r.Clone(context.Background())
 		req.URL.Scheme, req.URL.Host, req.Host = "http", contractHost, contractHost
 		body := &teeBody{rc: r.Body}
+		// The handler gets a shallow copy: net/http looks at the type of
+		// its own request's Body after the handler to decide between
+		// draining the rest and closing the connection, and must still see
+		// its own.
+		hr := r.WithContext(r.Context())
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = body
+			hr.Body = body
 		} else {
 			body.eof = true
 		}
 		rw := &recordingWriter{ResponseWriter: w}
-		h.ServeHTTP(rw, r)
+		h.ServeHTTP(rw, hr)
 		if rw.hijacked {
 			return // a protocol switch: nothing HTTP to validate
 		}
@@ -240,12 +245,15 @@ func (c *contractRecorder) wrap(h http.Handler) http.Handler {
 			reqBody:     body.buf.Bytes(),
 			reqPartial:  !body.eof || body.over,
 			status:      rw.status,
-			header:      rw.Header().Clone(),
+			header:      rw.sent,
 			respBody:    rw.buf.Bytes(),
 			respPartial: rw.over,
 		}
 		if e.status == 0 {
 			e.status = http.StatusOK
+		}
+		if e.header == nil {
+			e.header = rw.Header().Clone()
 		}
 		if e.header.Get("Content-Type") == "" && rw.wrote && e.status != http.StatusNoContent && e.status != http.StatusNotModified {
 			// net/http sniffs a type for the wire without touching the
@@ -364,7 +372,10 @@ func (b *teeBody) Close() error { return b.rc.Close() }
 // CloseNotify and Unwrap for http.ResponseController.
 type recordingWriter struct {
 	http.ResponseWriter
-	status   int
+	status int
+	// sent is the header as it went out (with the status line); what a
+	// handler sets afterwards never reaches the client.
+	sent     http.Header
 	wrote    bool
 	hijacked bool
 	over     bool
@@ -374,6 +385,7 @@ type recordingWriter struct {
 func (w *recordingWriter) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
 		w.status = code
+		w.sent = w.Header().Clone()
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -381,6 +393,7 @@ func (w *recordingWriter) WriteHeader(code int) {
 func (w *recordingWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		w.sent = w.Header().Clone()
 	}
 	if w.status == http.StatusNoContent || w.status == http.StatusNotModified {
 		// net/http sends no body with these statuses.
@@ -401,6 +414,11 @@ func (w *recordingWriter) Write(p []byte) (int, error) {
 }
 
 func (w *recordingWriter) Flush() {
+	if w.status == 0 {
+		// A flush sends the header with 200, as a first Write does.
+		w.status = http.StatusOK
+		w.sent = w.Header().Clone()
+	}
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
