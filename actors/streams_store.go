@@ -77,36 +77,6 @@ func (s *streamsStore) save(st streamsState) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(s.dir, streamsStateFile+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmpName := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = tmp.Close()
-			_ = os.Remove(tmpName)
-		}
-	}()
-	if _, err := tmp.Write(b); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmpName, filepath.Join(s.dir, streamsStateFile)); err != nil {
-		return err
-	}
-	ok = true
-	// The rename is durable only once the directory entry is.
-	d, err := os.Open(s.dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	// Atomic and durable: a crash leaves the old set or the new one.
+	return writeFileAtomic(s.dir, streamsStateFile, b)
 }

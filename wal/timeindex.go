@@ -128,6 +128,12 @@ func (ix *timeIndex) rewrite() error {
 	if err := os.Rename(tmp, ix.path); err != nil {
 		return fmt.Errorf("%w: %w", config.ErrStorage, err)
 	}
+	// Like every other rename in wal/: the new name is durable only once
+	// the directory is. (A lost index is rebuilt on open, but a stale one
+	// would be detected and rewritten again at every open.)
+	if err := syncDir(filepath.Dir(ix.path)); err != nil {
+		return err
+	}
 	f, err := os.OpenFile(ix.path, os.O_WRONLY|os.O_APPEND, filePerms)
 	if err != nil {
 		return fmt.Errorf("%w: %w", config.ErrStorage, err)
