@@ -55,6 +55,9 @@ func TestContractRecorderCatchesDrift(t *testing.T) {
 			w.Header().Set("Content-Type", "text/plain")
 			io.WriteString(w, "truncated")
 		}, "where the document says none"},
+		{"content type on an empty answer", "POST", "/v3/namespaces/default/streams/s/truncate", "", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+		}, "lists no content"},
 		{"a 204 drops the body on the wire", "DELETE", "/weir/v1/namespaces/ops", "", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusNoContent)
 			io.WriteString(w, "dropped by net/http")
