@@ -62,6 +62,11 @@ func TestContractRecorderCatchesDrift(t *testing.T) {
 			w.WriteHeader(http.StatusNoContent)
 			io.WriteString(w, "dropped by net/http")
 		}, ""},
+		{"PolarStreams error text with a newline", "POST", "/v1/consumer/commit?consumerId=x", "", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusConflict)
+			io.WriteString(w, "Consumer not registered\n")
+		}, "doesn't match schema"},
 		{"undocumented route answered", "GET", "/v9/thing/x/y", "", func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "ok")
 		}, "not in the OpenAPI document"},
