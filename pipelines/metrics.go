@@ -120,39 +120,29 @@ func makeSeries(name string, keys, values []string) series {
 }
 
 func (s *statsSink) counter(name string, keys, values []string) *counterVal {
-	sr := makeSeries(name, keys, values)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.counters[sr.key]
-	if !ok {
-		c = &counterVal{series: sr}
-		s.counters[sr.key] = c
-	}
-	return c
+	return seriesFor(s, s.counters, makeSeries(name, keys, values), func(sr series) *counterVal { return &counterVal{series: sr} })
 }
 
 func (s *statsSink) gauge(name string, keys, values []string) *gaugeVal {
-	sr := makeSeries(name, keys, values)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g, ok := s.gauges[sr.key]
-	if !ok {
-		g = &gaugeVal{series: sr}
-		s.gauges[sr.key] = g
-	}
-	return g
+	return seriesFor(s, s.gauges, makeSeries(name, keys, values), func(sr series) *gaugeVal { return &gaugeVal{series: sr} })
 }
 
 func (s *statsSink) timer(name string, keys, values []string) *timerVal {
-	sr := makeSeries(name, keys, values)
+	return seriesFor(s, s.timers, makeSeries(name, keys, values), func(sr series) *timerVal { return &timerVal{series: sr} })
+}
+
+// seriesFor returns the metric of one series, creating it on first use: a
+// Benthos component asks for its metrics once, at construction, and two
+// components with the same name and labels share one series.
+func seriesFor[T any](s *statsSink, m map[string]*T, sr series, mk func(series) *T) *T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.timers[sr.key]
+	v, ok := m[sr.key]
 	if !ok {
-		t = &timerVal{series: sr}
-		s.timers[sr.key] = t
+		v = mk(sr)
+		m[sr.key] = v
 	}
-	return t
+	return v
 }
 
 func (t *timerVal) record(v int64) {
