@@ -432,7 +432,7 @@ func (m *manager) onDeleteTopic(ctx actor.Context, msg *deleteTopicReq) {
 	}
 	m.dropTopic(ctx, msg.NS, msg.Topic, rec.ID)
 	dirs := []string{m.cat.topicDir(rec.ID)}
-	m.retire(ctx, []*actor.PID{h.pid}, dirs, ctx.Sender())
+	m.retire(ctx, []*actor.PID{h.pid}, nil, dirs, ctx.Sender())
 }
 
 func (m *manager) dropTopic(ctx actor.Context, ns, name, id string) {
@@ -446,16 +446,18 @@ func (m *manager) dropTopic(ctx actor.Context, ns, name, id string) {
 	m.log.Info().Str("namespace", ns).Str("topic", name).Str("topic_id", id).Msg("topic deleted")
 }
 
-// retire drains topics (so racing appends are answered), stops the actors,
-// removes their directories and then answers sender. It runs outside
-// Receive because it waits for other actors.
-func (m *manager) retire(ctx actor.Context, pids []*actor.PID, dirs []string, sender *actor.PID) {
+// retire drains topics (so racing appends are answered), stops the topic
+// and group actors, removes their directories and then answers sender. It
+// runs outside Receive because it waits for other actors. Groups are only
+// stopped: they do not answer a drain, so asking them would cost a whole
+// request timeout each.
+func (m *manager) retire(ctx actor.Context, topics, groups []*actor.PID, dirs []string, sender *actor.PID) {
 	sys, timeout, log := m.sh.system, m.sh.reqTimeout, m.log
 	go func() {
-		for _, pid := range pids {
+		for _, pid := range topics {
 			_, _ = sys.Root.RequestFuture(pid, &topicDrain{}, timeout).Result()
 		}
-		for _, pid := range pids {
+		for _, pid := range append(append([]*actor.PID(nil), topics...), groups...) {
 			_ = sys.Root.StopFuture(pid).Wait()
 		}
 		var rmErr error
@@ -494,11 +496,11 @@ func (m *manager) onDeleteNamespace(ctx actor.Context, msg *deleteNamespaceReq) 
 		ctx.Respond(&failure{err: err})
 		return
 	}
-	var pids []*actor.PID
+	var topicPIDs, groupPIDs []*actor.PID
 	var dirs []string
 	for _, name := range sortedKeys(ns.Groups) {
 		if pid := m.groups[nsKey(msg.Name, name)]; pid != nil {
-			pids = append(pids, pid)
+			groupPIDs = append(groupPIDs, pid)
 			delete(m.groups, nsKey(msg.Name, name))
 		}
 		dirs = append(dirs, m.cat.groupDir(ns.Groups[name].ID))
@@ -507,13 +509,13 @@ func (m *manager) onDeleteNamespace(ctx actor.Context, msg *deleteNamespaceReq) 
 	for _, name := range sortedKeys(ns.Topics) {
 		rec := ns.Topics[name]
 		if h := m.topics[nsKey(msg.Name, name)]; h != nil {
-			pids = append(pids, h.pid)
+			topicPIDs = append(topicPIDs, h.pid)
 		}
 		m.dropTopic(ctx, msg.Name, name, rec.ID)
 		dirs = append(dirs, m.cat.topicDir(rec.ID))
 	}
 	m.log.Info().Str("namespace", msg.Name).Msg("namespace deleted")
-	m.retire(ctx, pids, dirs, ctx.Sender())
+	m.retire(ctx, topicPIDs, groupPIDs, dirs, ctx.Sender())
 }
 
 func (m *manager) onJoin(ctx actor.Context, msg *joinReq) {
