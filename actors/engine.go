@@ -44,6 +44,12 @@ type shared struct {
 	m          *metrics
 	reqTimeout time.Duration
 	walOptions func(*wal.Options)
+	// topicGone maps a topic actor's pid.Id to a channel closed when that
+	// incarnation has stopped. A produce waits on a reply channel, not a
+	// future, so a request the stopping topic never handled (dropped from
+	// its mailbox, or sent on to a partition already gone) would otherwise
+	// wait for its whole deadline.
+	topicGone sync.Map
 }
 
 // Engine is weir's engine facade: every method takes a context and returns

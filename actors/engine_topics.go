@@ -291,6 +291,10 @@ func (e *Engine) askProduce(ctx context.Context, pid *actor.PID, req config.Prod
 		}()
 		timeout = t.C
 	}
+	gone, ok := e.sh.topicGone.Load(pid.Id)
+	if !ok {
+		return config.ProduceResult{}, mapActorErr(actor.ErrDeadLetter, "produce")
+	}
 	if _, ok := e.system.ProcessRegistry.Get(pid); !ok {
 		return config.ProduceResult{}, mapActorErr(actor.ErrDeadLetter, "produce")
 	}
@@ -300,6 +304,17 @@ func (e *Engine) askProduce(ctx context.Context, pid *actor.PID, req config.Prod
 	case a := <-ch:
 		replyChans.Put(ch)
 		return a.res, a.err
+	case <-gone.(chan struct{}):
+		// The incarnation stopped (deleted, or the engine is stopping).
+		// Its answer, if it gave one, is already in ch; otherwise it never
+		// handled the request, which is then safe to resend.
+		select {
+		case a := <-ch:
+			replyChans.Put(ch)
+			return a.res, a.err
+		default:
+		}
+		return config.ProduceResult{}, mapActorErr(actor.ErrDeadLetter, "produce")
 	case <-timeout:
 		return config.ProduceResult{}, mapActorErr(actor.ErrTimeout, "produce")
 	case <-ctx.Done():

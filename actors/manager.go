@@ -236,10 +236,12 @@ func (m *manager) start(ctx actor.Context) {
 }
 
 func (m *manager) spawnTopic(ctx actor.Context, ns, name string, rec *topicRecord) *topicHandle {
-	pid, err := ctx.SpawnNamed(newTopicProps(m.sh, ns, name, rec, m.cat.topicDir(rec.ID)), rec.ID)
+	gone := make(chan struct{})
+	pid, err := ctx.SpawnNamed(newTopicProps(m.sh, ns, name, rec, m.cat.topicDir(rec.ID), gone), rec.ID)
 	if err != nil {
 		panic(fmt.Sprintf("spawn topic %s/%s: %v", ns, name, err))
 	}
+	m.sh.topicGone.Store(pid.Id, gone)
 	h := &topicHandle{pid: pid, meta: topicMeta{Name: name, ID: rec.ID, Partitions: rec.Props.Partitions, PID: pid}}
 	m.topics[nsKey(ns, name)] = h
 	return h

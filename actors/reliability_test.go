@@ -3,6 +3,8 @@ package actors
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,5 +35,51 @@ func TestDeleteNamespaceWithLiveGroupIsPrompt(t *testing.T) {
 	}
 	if _, err := e.GetNamespace(ctx, "ns1"); !errors.Is(err, config.ErrNamespaceNotFound) {
 		t.Fatalf("namespace still there: %v", err)
+	}
+}
+
+// A produce racing a delete of its topic is answered (written, or refused
+// as unavailable / not found) at once; it never waits out its deadline.
+// The topic actor drops requests still in its mailbox when it stops, and
+// produce replies travel on a channel nobody else would ever answer.
+func TestProduceRacingDeleteIsAnswered(t *testing.T) {
+	e := startEngine(t, testConfig(t.TempDir()))
+	ctx := tctx(t)
+	stop := make(chan struct{})
+	deleted := make(chan struct{})
+	go func() {
+		defer close(deleted)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = e.DeleteTopic(ctx, "default", "t")
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 150; i++ {
+				pctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				_, err := e.Produce(pctx, config.ProduceRequest{Namespace: "default", Topic: "t", Messages: msgs("x", 1), CreateTopic: true})
+				cancel()
+				if err != nil && !errors.Is(err, config.ErrUnavailable) && !errors.Is(err, config.ErrTopicNotFound) {
+					errs <- fmt.Errorf("produce %d: %w", i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-deleted
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -43,6 +43,10 @@ type topic struct {
 
 	notifyCount int64
 	notifiedAt  int64
+
+	// gone is closed once this incarnation has stopped (see shared.topicGone);
+	// shared by the instances a restart creates.
+	gone chan struct{}
 }
 
 type stashed struct {
@@ -50,10 +54,10 @@ type stashed struct {
 	sender *actor.PID
 }
 
-func newTopicProps(sh *shared, ns, name string, rec *topicRecord, dir string) *actor.Props {
+func newTopicProps(sh *shared, ns, name string, rec *topicRecord, dir string, gone chan struct{}) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &topic{sh: sh, ns: ns, name: name, id: rec.ID, dir: dir, props: rec.Props,
-			notifyCount: rec.NotifyCount, notifiedAt: rec.NotifiedAt,
+			notifyCount: rec.NotifyCount, notifiedAt: rec.NotifiedAt, gone: gone,
 			log: sh.log.With().Str("namespace", ns).Str("topic", name).Str("topic_id", rec.ID).Logger()}
 	}, actor.WithSupervisor(actor.NewRestartingStrategy()))
 }
@@ -85,7 +89,12 @@ func (t *topic) Receive(ctx actor.Context) {
 		t.onAppended(ctx, m)
 	case *setTopicProps:
 		t.props = m.Props
-	case *actor.Stopping, *actor.Stopped, *actor.Restarting:
+	case *actor.Stopped:
+		// The partitions (children) have stopped and answered what they
+		// held; whatever is still unanswered never will be.
+		t.sh.topicGone.Delete(ctx.Self().Id)
+		close(t.gone)
+	case *actor.Stopping, *actor.Restarting:
 	default:
 		if t.readyCount < len(t.parts) {
 			t.stash = append(t.stash, stashed{msg: m, sender: ctx.Sender()})
