@@ -114,7 +114,9 @@ type weirInput struct {
 	// group mode
 	joined  bool
 	backlog []config.Chunk
-	tracks  map[int]*partitionTrack
+	// tracks is keyed by topic and partition: the group assigns over the
+	// union of its members' topics, so chunks of other topics arrive too.
+	tracks  map[trackKey]*partitionTrack
 	dirty   bool
 	stopc   chan struct{}
 	doneC   chan struct{}
@@ -123,6 +125,12 @@ type weirInput struct {
 	positions map[int]int64
 	parts     int
 	nextPart  int
+}
+
+// trackKey names one partition of one topic.
+type trackKey struct {
+	topic     string
+	partition int
 }
 
 // partitionTrack remembers the delivered, not yet committed ranges of one
@@ -200,7 +208,7 @@ func (in *weirInput) Connect(ctx context.Context) error {
 	in.mu.Lock()
 	in.joined = true
 	in.backlog = nil
-	in.tracks = map[int]*partitionTrack{}
+	in.tracks = map[trackKey]*partitionTrack{}
 	if !in.started {
 		in.started = true
 		go in.commitLoop()
@@ -287,10 +295,11 @@ func (in *weirInput) deliver(c config.Chunk) (service.MessageBatch, service.AckF
 	for i, e := range c.Events {
 		b[i] = eventMessage(c.Topic, e)
 	}
-	tr := in.tracks[c.Partition]
+	k := trackKey{topic: c.Topic, partition: c.Partition}
+	tr := in.tracks[k]
 	if tr == nil {
 		tr = &partitionTrack{commit: -1, sent: -1}
-		in.tracks[c.Partition] = tr
+		in.tracks[k] = tr
 	}
 	r := &deliveredRange{start: c.Events[0].Offset, end: c.Events[len(c.Events)-1].Offset + 1}
 	tr.ranges = append(tr.ranges, r)
@@ -302,7 +311,7 @@ func (in *weirInput) deliver(c config.Chunk) (service.MessageBatch, service.AckF
 		}
 		in.mu.Lock()
 		defer in.mu.Unlock()
-		if tracks[c.Partition] != tr {
+		if tracks[k] != tr {
 			// The member rejoined since: the group restarts from the
 			// committed offset, so this ack has nothing left to advance.
 			return nil
@@ -339,9 +348,9 @@ func (in *weirInput) pendingCommits() []config.PartitionOffset {
 	}
 	in.dirty = false
 	var out []config.PartitionOffset
-	for p, tr := range in.tracks {
+	for k, tr := range in.tracks {
 		if tr.commit >= 0 && tr.commit != tr.sent {
-			out = append(out, config.PartitionOffset{Topic: in.topic, Partition: p, Offset: tr.commit})
+			out = append(out, config.PartitionOffset{Topic: k.topic, Partition: k.partition, Offset: tr.commit})
 			tr.sent = tr.commit
 		}
 	}
