@@ -57,6 +57,18 @@ type group struct {
 	// in memory) are gone while the manager's registry still names them,
 	// until the manager answers groupRestarted with groupReset.
 	restarted bool
+
+	// Auto-commits of polls are saved off the actor (group commit): ver
+	// counts changes of committed, durableVer is the newest version known
+	// to be on disk, saving is set while a background save is in flight,
+	// and commitWait holds the answers ready but held until their poll's
+	// auto-commit (commitVer) is durable. A save takes every change made up
+	// to its start, so the polls of several members share one fsync, and
+	// the reads run while it syncs.
+	ver        uint64
+	durableVer uint64
+	saving     bool
+	commitWait []*pollState
 }
 
 type member struct {
@@ -86,6 +98,11 @@ type pollState struct {
 	remaining int
 	timer     *time.Timer
 	token     uint64
+	commitVer uint64 // version of committed the poll's auto-commit needs durable
+	// held is set while a ready answer (chunks) waits for commitVer to be
+	// durable; the read ran meanwhile, overlapping the fsync.
+	held   bool
+	chunks []config.Chunk
 	// handed is what the answer gave out, so an abandoned answer can be
 	// taken back (onAbandon).
 	handed []handedRange
@@ -154,6 +171,8 @@ func (g *group) Receive(ctx actor.Context) {
 		g.onTick(ctx)
 	case *appendNotice:
 		g.onAppendNotice(ctx, m)
+	case *offsetsSaved:
+		g.onOffsetsSaved(ctx, m)
 	case *pollAbandon:
 		g.onAbandon(ctx, m)
 	case *pollDeadline:
@@ -315,7 +334,8 @@ func (g *group) persist(update func() bool) error {
 		before = maps.Clone(g.committed)
 		update()
 	}
-	if err := g.store.Save(g.committed); err != nil {
+	g.ver++
+	if _, err := g.store.SaveVersion(g.ver, g.committed); err != nil {
 		g.committed = before
 		// A failed save may leave the store's log poisoned; reopen on the
 		// next commit, which repairs it.
@@ -323,6 +343,8 @@ func (g *group) persist(update func() bool) error {
 		g.store = nil
 		return fmt.Errorf("%w: save offsets of group %s/%s: %v", config.ErrStorage, g.ns, g.name, err)
 	}
+	// The whole map is on disk, changes of saves still in flight too.
+	g.durableVer = g.ver
 	return nil
 }
 
@@ -510,22 +532,26 @@ func (g *group) onLeave(ctx actor.Context, m *leaveReq) {
 // commitDelivered is commit = committed ← delivered on every partition the
 // member owns now.
 func (g *group) commitDelivered(mem *member) error {
-	return g.persist(func() bool {
-		changed := false
-		for _, t := range mem.assigned {
-			pos, ok := g.delivered[t]
-			meta, ok2 := g.topics[t.Topic]
-			if !ok || !ok2 {
-				continue
-			}
-			k := offsetKey(meta.ID, t.Partition)
-			if c, ok := g.committed[k]; !ok || c != pos {
-				g.committed[k] = pos
-				changed = true
-			}
+	return g.persist(func() bool { return g.applyDelivered(mem) })
+}
+
+// applyDelivered sets committed ← delivered in memory on the partitions mem
+// owns and reports whether anything changed.
+func (g *group) applyDelivered(mem *member) bool {
+	changed := false
+	for _, t := range mem.assigned {
+		pos, ok := g.delivered[t]
+		meta, ok2 := g.topics[t.Topic]
+		if !ok || !ok2 {
+			continue
 		}
-		return changed
-	})
+		k := offsetKey(meta.ID, t.Partition)
+		if c, ok := g.committed[k]; !ok || c != pos {
+			g.committed[k] = pos
+			changed = true
+		}
+	}
+	return changed
 }
 
 func (g *group) onCommit(ctx actor.Context, m *commitReq) {
@@ -587,12 +613,105 @@ func (g *group) startPoll(ctx actor.Context, mem *member, ps *pollState) {
 	mem.poll = ps
 	mem.answered = nil
 	if ps.req.AutoCommit {
-		if err := g.commitDelivered(mem); err != nil {
-			g.finishPoll(ctx, ps, err)
-			return
+		if g.store == nil {
+			// The store must be reopened first (persist does it).
+			if err := g.commitDelivered(mem); err != nil {
+				g.finishPoll(ctx, ps, err)
+				return
+			}
+		} else {
+			if g.applyDelivered(mem) {
+				g.ver++
+			}
+			// Changes of other polls still in flight count too: this
+			// answer must not overtake a commit it depends on.
+			if g.durableVer < g.ver {
+				ps.commitVer = g.ver
+				g.startSave(ctx)
+			}
 		}
 	}
 	g.fetch(ctx, ps)
+}
+
+// startSave saves the committed offsets in a goroutine unless a save is in
+// flight (its completion starts the next one, which then carries every
+// change made meanwhile) or everything is durable. The actor goes on
+// serving; the saved version comes back as offsetsSaved.
+func (g *group) startSave(ctx actor.Context) {
+	if g.saving || g.store == nil || g.durableVer >= g.ver {
+		return
+	}
+	g.saving = true
+	store, ver, snap := g.store, g.ver, maps.Clone(g.committed)
+	self, root := ctx.Self(), g.sh.system.Root
+	go func() {
+		if h := offsetSaveHook; h != nil {
+			h()
+		}
+		_, err := store.SaveVersion(ver, snap)
+		root.Send(self, &offsetsSaved{owner: g, store: store, ver: ver, err: err})
+	}()
+}
+
+// offsetSaveHook runs before every background save (tests only: hold or
+// count saves).
+var offsetSaveHook func()
+
+// onOffsetsSaved releases the polls whose auto-commit is now durable to
+// their fetch. A failed save fails the polls it covered; when the failed
+// store is still the current one, it is closed (the next commit reopens and
+// repairs it), the in-memory offsets go back to what is on disk, every
+// waiting poll fails, and every delivered position restarts from the
+// committed offset (events may be delivered again, none is skipped).
+func (g *group) onOffsetsSaved(ctx actor.Context, m *offsetsSaved) {
+	if m.owner != g {
+		return // a save of the instance before a supervisor restart
+	}
+	g.saving = false
+	waiting := g.commitWait
+	g.commitWait = nil
+	if m.err != nil {
+		err := fmt.Errorf("%w: save offsets of group %s/%s: %v", config.ErrStorage, g.ns, g.name, m.err)
+		rollback := m.store == g.store || g.store == nil
+		if rollback {
+			if g.store != nil {
+				_ = g.store.Close()
+				g.store = nil
+			}
+			g.committed = m.store.Load()
+			g.durableVer = g.ver
+			g.delivered = map[tp]int64{}
+		}
+		for _, ps := range waiting {
+			switch {
+			case ps.done:
+			case rollback || ps.commitVer <= m.ver:
+				// Its answer never leaves: what it handed out goes back.
+				if mem := g.members[ps.member]; mem != nil {
+					g.takeBack(mem, ps)
+				}
+				g.finishPoll(ctx, ps, err)
+			default:
+				g.commitWait = append(g.commitWait, ps)
+			}
+		}
+		g.startSave(ctx)
+		return
+	}
+	if m.ver > g.durableVer {
+		g.durableVer = m.ver
+	}
+	for _, ps := range waiting {
+		switch {
+		case ps.done:
+		case ps.commitVer <= g.durableVer:
+			g.finishPollWith(ctx, ps, ps.chunks, nil)
+		default:
+			g.commitWait = append(g.commitWait, ps)
+		}
+	}
+	g.startSave(ctx)
 }
 
 // position is where the owner of t reads next: its delivered position, else
@@ -757,6 +876,17 @@ func (g *group) finishPollWith(ctx actor.Context, ps *pollState, chunks []config
 	if ps.done {
 		return
 	}
+	if err == nil && ps.commitVer > g.durableVer {
+		// The auto-commit this poll made is not durable yet: hold the
+		// answer until onOffsetsSaved.
+		if !ps.held {
+			ps.held, ps.chunks, ps.parked = true, chunks, false
+			g.commitWait = append(g.commitWait, ps)
+			g.startSave(ctx)
+		}
+		return
+	}
+	ps.held, ps.chunks = false, nil
 	g.answer(ctx, ps, chunks, err)
 	mem := g.members[ps.member]
 	if mem == nil || mem.poll != ps {
@@ -870,6 +1000,7 @@ func (g *group) onAbandon(ctx actor.Context, m *pollAbandon) {
 		}
 	}
 	if ps := mem.poll; ps != nil && ps.token == m.Token {
+		g.takeBack(mem, ps) // a held answer has moved positions already
 		g.drop(ps)
 		mem.poll = nil
 		if len(mem.waiting) > 0 {
@@ -880,12 +1011,18 @@ func (g *group) onAbandon(ctx actor.Context, m *pollAbandon) {
 		return
 	}
 	if ps := mem.answered; ps != nil && ps.token == m.Token {
-		for _, h := range ps.handed {
-			if g.owner[h.t] == mem.id && g.delivered[h.t] == h.to {
-				g.delivered[h.t] = h.from
-			}
-		}
+		g.takeBack(mem, ps)
 		mem.answered = nil
+	}
+}
+
+// takeBack undoes what ps handed out, as long as nothing has moved those
+// partitions since.
+func (g *group) takeBack(mem *member, ps *pollState) {
+	for _, h := range ps.handed {
+		if g.owner[h.t] == mem.id && g.delivered[h.t] == h.to {
+			g.delivered[h.t] = h.from
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"github.com/weirflow/weir/config"
+	"github.com/weirflow/weir/wal"
 )
 
 // Messages a consumer-group actor receives besides the routed Engine
@@ -26,6 +27,15 @@ type groupReset struct{ Metas []topicMeta }
 // groupTick drives the inactivity timeout (sent by the group's ticker; tests
 // may send it too).
 type groupTick struct{}
+
+// offsetsSaved reports a background save of a group's committed offsets
+// up to version ver (group's saver goroutine → group).
+type offsetsSaved struct {
+	owner *group // the instance that started the save
+	store *wal.OffsetStore
+	ver   uint64
+	err   error
+}
 
 // pollDeadline ends a parked poll's wait.
 type pollDeadline struct{ ID uint64 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -313,5 +314,95 @@ func TestPollAbandonTakesBackTheAnswer(t *testing.T) {
 	got := poll()
 	if len(got) != 1 || got[0].StartOffset != 3 {
 		t.Fatalf("after an abandoned parked poll, want offset 3, got %+v", got)
+	}
+}
+
+// The auto-commits of several members' polls are saved together off the
+// group actor, and no answer leaves before the commit its poll made is
+// durable: with the background save held, the four polls' commits are in
+// memory (describe) but none of them answers; released, they answer after
+// at most two saves, and a restart finds every commit.
+func TestGroupCommitSharedAndDurableBeforeAnswer(t *testing.T) {
+	dir := t.TempDir()
+	e := startEngine(t, testConfig(dir))
+	members := []string{"m0", "m1", "m2", "m3"}
+	for _, m := range members {
+		join(t, e, "g", m, config.StartEarliest, "t")
+	}
+	produceEach(t, e, "t", 8, "a") // two per partition
+	for _, m := range members {
+		if got := bodies(poll(t, e, m, true)); len(got) != 2 {
+			t.Fatalf("%s first poll got %v", m, got)
+		}
+	}
+	produceEach(t, e, "t", 4, "b") // one more per partition
+
+	gate := make(chan struct{})
+	var saves atomic.Int32
+	offsetSaveHook = func() {
+		saves.Add(1)
+		<-gate
+	}
+	t.Cleanup(func() { offsetSaveHook = nil })
+	type answer struct {
+		member string
+		res    config.PollResult
+		err    error
+	}
+	answers := make(chan answer, len(members))
+	for _, m := range members {
+		go func() {
+			r, err := e.Poll(tctx(t), config.PollRequest{Namespace: "default", Member: m, AutoCommit: true})
+			answers <- answer{m, r, err}
+		}()
+	}
+	// Every poll has committed its first answer in memory.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		gi, err := e.DescribeGroup(tctx(t), "default", "g")
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := len(gi.Partitions) == 4
+		for _, p := range gi.Partitions {
+			all = all && p.Committed == 2
+		}
+		if all {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("commits not applied: %+v", gi.Partitions)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case a := <-answers:
+		t.Fatalf("%s answered (%v) before its commit was durable", a.member, a.err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(gate)
+	for range members {
+		a := <-answers
+		if a.err != nil {
+			t.Fatalf("%s: %v", a.member, a.err)
+		}
+		if got := bodies(a.res); len(got) != 1 {
+			t.Fatalf("%s second poll got %v", a.member, got)
+		}
+	}
+	if n := saves.Load(); n < 1 || n > 2 {
+		t.Fatalf("%d background saves for 4 polls, want 1 or 2 (shared)", n)
+	}
+	stopEngine(t, e)
+
+	e2 := startEngine(t, testConfig(dir))
+	gi, err := e2.DescribeGroup(tctx(t), "default", "g")
+	if err != nil || len(gi.Partitions) != 4 {
+		t.Fatalf("describe = %+v, %v", gi, err)
+	}
+	for _, p := range gi.Partitions {
+		if p.Committed != 2 {
+			t.Fatalf("after restart %+v: want committed 2", p)
+		}
 	}
 }

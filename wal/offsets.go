@@ -39,6 +39,7 @@ type OffsetStore struct {
 	closed   bool
 	poisoned error
 	current  map[string]int64
+	version  uint64 // of the newest snapshot SaveVersion wrote
 	first    uint64 // tidwall indexes
 	next     uint64
 	tailSize int64 // bytes in the segment being written, mirrored as in Log
@@ -130,6 +131,29 @@ func (s *OffsetStore) Load() map[string]int64 {
 func (s *OffsetStore) Save(snapshot map[string]int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.save(snapshot)
+}
+
+// SaveVersion is Save for snapshots taken at increasing versions by one
+// owner and saved from several goroutines: a snapshot older than the newest
+// one already written (version not above it) is skipped, since the newer
+// snapshot, durable by then, holds every change the older one had. Without
+// this an older snapshot finishing last would move the offsets back.
+// wrote reports whether this call wrote (and fsynced) the snapshot.
+func (s *OffsetStore) SaveVersion(version uint64, snapshot map[string]int64) (wrote bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed && s.poisoned == nil && version <= s.version {
+		return false, nil
+	}
+	if err := s.save(snapshot); err != nil {
+		return false, err
+	}
+	s.version = version
+	return true, nil
+}
+
+func (s *OffsetStore) save(snapshot map[string]int64) error {
 	if s.closed {
 		return ErrClosed
 	}

@@ -194,3 +194,28 @@ func resealSnapshot(b []byte) []byte {
 	b[1], b[2], b[3], b[4] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
 	return b
 }
+
+// SaveVersion never lets an older snapshot replace a newer one, on disk
+// either: the group's background saves may finish out of order with its
+// synchronous ones.
+func TestOffsetStoreSaveVersionSkipsOlder(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpenStore(t, dir)
+	for _, c := range []struct {
+		ver   uint64
+		off   int64
+		wrote bool
+	}{{2, 20, true}, {1, 10, false}, {2, 15, false}, {3, 30, true}} {
+		wrote, err := s.SaveVersion(c.ver, map[string]int64{"t/0": c.off})
+		if err != nil || wrote != c.wrote {
+			t.Fatalf("SaveVersion(%d) = %v, %v; want wrote %v", c.ver, wrote, err, c.wrote)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpenStore(t, dir)
+	if got := s.Load()["t/0"]; got != 30 {
+		t.Fatalf("reopened offset %d, want 30", got)
+	}
+}
