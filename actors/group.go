@@ -69,6 +69,9 @@ type group struct {
 	durableVer uint64
 	saving     bool
 	commitWait []*pollState
+	// storeGen counts store opens: an open reloads committed from disk,
+	// dropping in-memory changes a poll may still wait on (commitGen).
+	storeGen uint64
 }
 
 type member struct {
@@ -99,6 +102,7 @@ type pollState struct {
 	timer     *time.Timer
 	token     uint64
 	commitVer uint64 // version of committed the poll's auto-commit needs durable
+	commitGen uint64 // storeGen when the poll committed
 	// held is set while a ready answer (chunks) waits for commitVer to be
 	// durable; the read ran meanwhile, overlapping the fsync.
 	held   bool
@@ -286,6 +290,7 @@ func (g *group) openStore() {
 		return
 	}
 	g.store = s
+	g.storeGen++
 	g.committed = s.Load()
 	if g.committed == nil {
 		g.committed = map[string]int64{}
@@ -626,7 +631,7 @@ func (g *group) startPoll(ctx actor.Context, mem *member, ps *pollState) {
 			// Changes of other polls still in flight count too: this
 			// answer must not overtake a commit it depends on.
 			if g.durableVer < g.ver {
-				ps.commitVer = g.ver
+				ps.commitVer, ps.commitGen = g.ver, g.storeGen
 				g.startSave(ctx)
 			}
 		}
@@ -658,12 +663,14 @@ func (g *group) startSave(ctx actor.Context) {
 // count saves).
 var offsetSaveHook func()
 
-// onOffsetsSaved releases the polls whose auto-commit is now durable to
-// their fetch. A failed save fails the polls it covered; when the failed
-// store is still the current one, it is closed (the next commit reopens and
-// repairs it), the in-memory offsets go back to what is on disk, every
-// waiting poll fails, and every delivered position restarts from the
-// committed offset (events may be delivered again, none is skipped).
+// onOffsetsSaved answers the held polls whose auto-commit is now durable.
+// A failed save fails every held poll and takes back what it handed out;
+// when the failed store is still the current one (or none is open), it is
+// closed (the next commit reopens and repairs it), the in-memory offsets go
+// back to what is on disk, and every delivered position restarts from the
+// committed offset (events may be delivered again, none is skipped). A poll
+// whose commit was made before the store was reopened fails too: the reopen
+// reloaded the offsets from disk without it.
 func (g *group) onOffsetsSaved(ctx actor.Context, m *offsetsSaved) {
 	if m.owner != g {
 		return // a save of the instance before a supervisor restart
@@ -671,10 +678,10 @@ func (g *group) onOffsetsSaved(ctx actor.Context, m *offsetsSaved) {
 	g.saving = false
 	waiting := g.commitWait
 	g.commitWait = nil
+	var err error
 	if m.err != nil {
-		err := fmt.Errorf("%w: save offsets of group %s/%s: %v", config.ErrStorage, g.ns, g.name, m.err)
-		rollback := m.store == g.store || g.store == nil
-		if rollback {
+		err = fmt.Errorf("%w: save offsets of group %s/%s: %v", config.ErrStorage, g.ns, g.name, m.err)
+		if m.store == g.store || g.store == nil {
 			if g.store != nil {
 				_ = g.store.Close()
 				g.store = nil
@@ -683,28 +690,23 @@ func (g *group) onOffsetsSaved(ctx actor.Context, m *offsetsSaved) {
 			g.durableVer = g.ver
 			g.delivered = map[tp]int64{}
 		}
-		for _, ps := range waiting {
-			switch {
-			case ps.done:
-			case rollback || ps.commitVer <= m.ver:
-				// Its answer never leaves: what it handed out goes back.
-				if mem := g.members[ps.member]; mem != nil {
-					g.takeBack(mem, ps)
-				}
-				g.finishPoll(ctx, ps, err)
-			default:
-				g.commitWait = append(g.commitWait, ps)
-			}
-		}
-		g.startSave(ctx)
-		return
-	}
-	if m.ver > g.durableVer {
+	} else if m.ver > g.durableVer {
 		g.durableVer = m.ver
 	}
+	lost := fmt.Errorf("%w: offsets of group %s/%s were reloaded before this commit was saved", config.ErrStorage, g.ns, g.name)
 	for _, ps := range waiting {
+		fail := err
+		if fail == nil && ps.commitGen != g.storeGen {
+			fail = lost
+		}
 		switch {
 		case ps.done:
+		case fail != nil:
+			// Its answer never leaves: what it handed out goes back.
+			if mem := g.members[ps.member]; mem != nil {
+				g.takeBack(mem, ps)
+			}
+			g.finishPoll(ctx, ps, fail)
 		case ps.commitVer <= g.durableVer:
 			g.finishPollWith(ctx, ps, ps.chunks, nil)
 		default:
