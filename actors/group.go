@@ -61,8 +61,8 @@ type group struct {
 	// Auto-commits of polls are saved off the actor (group commit): ver
 	// counts changes of committed, durableVer is the newest version known
 	// to be on disk, saving is set while a background save is in flight,
-	// and commitWait holds the answers ready but held until their poll's
-	// auto-commit (commitVer) is durable. A save takes every change made up
+	// and commitWait holds the polls whose auto-commit (commitVer) is not
+	// durable yet, reading or with their answer held (pollState.held). A save takes every change made up
 	// to its start, so the polls of several members share one fsync, and
 	// the reads run while it syncs.
 	ver        uint64
@@ -632,6 +632,7 @@ func (g *group) startPoll(ctx actor.Context, mem *member, ps *pollState) {
 			// answer must not overtake a commit it depends on.
 			if g.durableVer < g.ver {
 				ps.commitVer, ps.commitGen = g.ver, g.storeGen
+				g.commitWait = append(g.commitWait, ps)
 				g.startSave(ctx)
 			}
 		}
@@ -651,17 +652,20 @@ func (g *group) startSave(ctx actor.Context) {
 	store, ver, snap := g.store, g.ver, maps.Clone(g.committed)
 	self, root := ctx.Self(), g.sh.system.Root
 	go func() {
+		var err error
 		if h := offsetSaveHook; h != nil {
-			h()
+			err = h()
 		}
-		_, err := store.SaveVersion(ver, snap)
+		if err == nil {
+			_, err = store.SaveVersion(ver, snap)
+		}
 		root.Send(self, &offsetsSaved{owner: g, store: store, ver: ver, err: err})
 	}()
 }
 
-// offsetSaveHook runs before every background save (tests only: hold or
-// count saves).
-var offsetSaveHook func()
+// offsetSaveHook runs before every background save (tests only: hold,
+// count or fail saves; an error stands for the save's).
+var offsetSaveHook func() error
 
 // onOffsetsSaved answers the held polls whose auto-commit is now durable.
 // A failed save fails every held poll and takes back what it handed out;
@@ -708,10 +712,25 @@ func (g *group) onOffsetsSaved(ctx actor.Context, m *offsetsSaved) {
 			}
 			g.finishPoll(ctx, ps, fail)
 		case ps.commitVer <= g.durableVer:
-			g.finishPollWith(ctx, ps, ps.chunks, nil)
+			if ps.held {
+				g.finishPollWith(ctx, ps, ps.chunks, nil)
+			}
+			// else its read is still running and answers at once.
 		default:
 			g.commitWait = append(g.commitWait, ps)
 		}
+	}
+	if g.store == nil && len(g.commitWait) > 0 {
+		// A failed synchronous save closed the store: nothing saves the
+		// rest, and reopening reloads the offsets without their commits.
+		waiting, g.commitWait = g.commitWait, nil
+		for _, ps := range waiting {
+			if mem := g.members[ps.member]; mem != nil {
+				g.takeBack(mem, ps)
+			}
+			g.finishPoll(ctx, ps, lost)
+		}
+		return
 	}
 	g.startSave(ctx)
 }
@@ -881,11 +900,8 @@ func (g *group) finishPollWith(ctx actor.Context, ps *pollState, chunks []config
 	if err == nil && ps.commitVer > g.durableVer {
 		// The auto-commit this poll made is not durable yet: hold the
 		// answer until onOffsetsSaved.
-		if !ps.held {
-			ps.held, ps.chunks, ps.parked = true, chunks, false
-			g.commitWait = append(g.commitWait, ps)
-			g.startSave(ctx)
-		}
+		// (ps is in commitWait since startPoll.)
+		ps.held, ps.chunks, ps.parked = true, chunks, false
 		return
 	}
 	ps.held, ps.chunks = false, nil

@@ -339,9 +339,10 @@ func TestGroupCommitSharedAndDurableBeforeAnswer(t *testing.T) {
 
 	gate := make(chan struct{})
 	var saves atomic.Int32
-	offsetSaveHook = func() {
+	offsetSaveHook = func() error {
 		saves.Add(1)
 		<-gate
+		return nil
 	}
 	t.Cleanup(func() { offsetSaveHook = nil })
 	type answer struct {
@@ -403,6 +404,50 @@ func TestGroupCommitSharedAndDurableBeforeAnswer(t *testing.T) {
 	for _, p := range gi.Partitions {
 		if p.Committed != 2 {
 			t.Fatalf("after restart %+v: want committed 2", p)
+		}
+	}
+}
+
+// A failed background save fails the polls it held with a storage error and
+// loses nothing: the offsets stay what is on disk and the next poll gets the
+// same events again.
+func TestGroupCommitFailedSaveRedelivers(t *testing.T) {
+	e := startEngine(t, testConfig(t.TempDir()))
+	join(t, e, "g", "m", config.StartEarliest, "t")
+	produceEach(t, e, "t", 4, "a") // one per partition
+	first := bodies(poll(t, e, "m", true))
+	if len(first) != 4 {
+		t.Fatalf("first poll got %v", first)
+	}
+	var calls atomic.Int32
+	offsetSaveHook = func() error { calls.Add(1); return errors.New("disk full") }
+	t.Cleanup(func() { offsetSaveHook = nil })
+	_, err := e.Poll(tctx(t), config.PollRequest{Namespace: "default", Member: "m", AutoCommit: true})
+	if !errors.Is(err, config.ErrStorage) {
+		t.Fatalf("poll with a failing save: %v (%d saves), want ErrStorage", err, calls.Load())
+	}
+	offsetSaveHook = nil
+	gi, err := e.DescribeGroup(tctx(t), "default", "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range gi.Partitions {
+		if p.Committed != 0 {
+			t.Fatalf("%+v: want committed 0 (the save failed)", p)
+		}
+	}
+	// Nothing was committed: the events come again, then the commit sticks.
+	if got := bodies(poll(t, e, "m", true)); !reflect.DeepEqual(got, first) {
+		t.Fatalf("after the failed save got %v, want %v again", got, first)
+	}
+	poll(t, e, "m", true)
+	gi, err = e.DescribeGroup(tctx(t), "default", "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range gi.Partitions {
+		if p.Committed != 1 {
+			t.Fatalf("%+v: want committed 1", p)
 		}
 	}
 }
