@@ -135,6 +135,9 @@ func TestStreamsPanickingPluginRestarts(t *testing.T) {
 		t.Fatalf("server down: %d", r.code)
 	}
 	// A stream whose plugin panics once comes back and keeps running.
+	// The plugin is registered once per process; re-arm it so the test
+	// also holds under -count=N.
+	panicOnce.Store(false)
 	created := time.Now()
 	once := strings.Replace(body, "weir_test_panic", "weir_test_panic_once", 1)
 	wantE200(t, call(t, "POST", ts.URL+"/streams/once", once))
