@@ -73,9 +73,9 @@ func (s *Server) newCDAPHandler() http.Handler {
 	r.POST(st+"/:id/truncate", h.truncate)
 	r.GET(st+"/:id/programs", h.streamPrograms)
 
-	r.GET("/v3/namespaces/:ns/apps/:app/streams", h.appStreams)
+	r.GET("/v3/namespaces/:ns/apps/:app/streams", h.pipelineStreams("application", "app"))
 	r.GET("/v3/namespaces/:ns/apps/:app/:ptype/:program/streams", h.programStreams)
-	r.GET("/v3/namespaces/:ns/adapters/:adapter/streams", h.adapterStreams)
+	r.GET("/v3/namespaces/:ns/adapters/:adapter/streams", h.pipelineStreams("adapter", "adapter"))
 	r.GET("/v3/namespaces/:ns/data/datasets/:dataset/programs", h.datasetPrograms)
 	return cdapTrimSlash{r}
 }
@@ -916,48 +916,43 @@ func (h *cdapHandler) writeProgramRefs(c *gin.Context, ns, t string) {
 	cdapJSON(c, b.Bytes())
 }
 
-func (h *cdapHandler) appStreams(c *gin.Context) {
-	ns, app := c.Param("ns"), c.Param("app")
-	if err := checkNamespace(ns); err != nil {
-		h.fail(c, err)
-		return
+// firstBad returns the first failed id check, in the order given (spec §1:
+// the first failure answers). The checks return *cdapErr, not error, so a
+// nil check result never becomes a non-nil interface here.
+func firstBad(checks ...*cdapErr) *cdapErr {
+	for _, e := range checks {
+		if e != nil {
+			return e
+		}
 	}
-	if err := checkProgramID("application", app); err != nil {
-		h.fail(c, err)
-		return
-	}
-	h.writeStreamRefs(c, ns, app)
+	return nil
 }
 
-func (h *cdapHandler) adapterStreams(c *gin.Context) {
-	ns, ad := c.Param("ns"), c.Param("adapter")
-	if err := checkNamespace(ns); err != nil {
-		h.fail(c, err)
-		return
+// pipelineStreams answers …/apps/{app}/streams and …/adapters/{adapter}/streams:
+// both ids name a pipeline (spec §4.9); kind is CDAP's word in the 400 text.
+func (h *cdapHandler) pipelineStreams(kind, param string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ns, p := c.Param("ns"), c.Param(param)
+		if bad := firstBad(checkNamespace(ns), checkProgramID(kind, p)); bad != nil {
+			h.fail(c, bad)
+			return
+		}
+		h.writeStreamRefs(c, ns, p)
 	}
-	if err := checkProgramID("adapter", ad); err != nil {
-		h.fail(c, err)
-		return
+}
+
+func checkProgramType(ptype string) *cdapErr {
+	if !programTypes[ptype] {
+		return cdapBadRequest("Unknown category name %s", ptype)
 	}
-	h.writeStreamRefs(c, ns, ad)
+	return nil
 }
 
 func (h *cdapHandler) programStreams(c *gin.Context) {
 	ns, app, ptype, prog := c.Param("ns"), c.Param("app"), c.Param("ptype"), c.Param("program")
-	if err := checkNamespace(ns); err != nil {
-		h.fail(c, err)
-		return
-	}
-	if err := checkProgramID("application", app); err != nil {
-		h.fail(c, err)
-		return
-	}
-	if !programTypes[ptype] {
-		h.fail(c, cdapBadRequest("Unknown category name %s", ptype))
-		return
-	}
-	if err := checkProgramID("program", prog); err != nil {
-		h.fail(c, err)
+	if bad := firstBad(checkNamespace(ns), checkProgramID("application", app), checkProgramType(ptype),
+		checkProgramID("program", prog)); bad != nil {
+		h.fail(c, bad)
 		return
 	}
 	// A pipeline is an application holding one program of the same id.
@@ -969,8 +964,8 @@ func (h *cdapHandler) programStreams(c *gin.Context) {
 
 func (h *cdapHandler) datasetPrograms(c *gin.Context) {
 	ns, ds := c.Param("ns"), c.Param("dataset")
-	if err := checkNamespace(ns); err != nil {
-		h.fail(c, err)
+	if bad := checkNamespace(ns); bad != nil {
+		h.fail(c, bad)
 		return
 	}
 	if !cdapValidID(ds, "-.$") {
