@@ -201,24 +201,31 @@ func (s *statsSink) uptime() time.Duration {
 	return time.Since(s.started)
 }
 
+// series copies the sink's metrics out under the lock, so rendering (JSON
+// stats or Prometheus) never holds it while components record.
+func (s *statsSink) series() ([]*counterVal, []*gaugeVal, []*timerVal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := make([]*counterVal, 0, len(s.counters))
+	for _, v := range s.counters {
+		cs = append(cs, v)
+	}
+	gs := make([]*gaugeVal, 0, len(s.gauges))
+	for _, v := range s.gauges {
+		gs = append(gs, v)
+	}
+	ts := make([]*timerVal, 0, len(s.timers))
+	for _, v := range s.timers {
+		ts = append(ts, v)
+	}
+	return cs, gs, ts
+}
+
 // Snapshot renders the streams-mode stats object: counters and gauges as
 // integers, timers as {p50,p90,p99}, plus uptime_ns.
 func (s *statsSink) Snapshot() map[string]any {
 	out := map[string]any{}
-	s.mu.Lock()
-	cs := make([]*counterVal, 0, len(s.counters))
-	for _, c := range s.counters {
-		cs = append(cs, c)
-	}
-	gs := make([]*gaugeVal, 0, len(s.gauges))
-	for _, g := range s.gauges {
-		gs = append(gs, g)
-	}
-	ts := make([]*timerVal, 0, len(s.timers))
-	for _, t := range s.timers {
-		ts = append(ts, t)
-	}
-	s.mu.Unlock()
+	cs, gs, ts := s.series()
 	for _, c := range cs {
 		if c.name == plugins.PanicMetric || c.isResource() {
 			continue
@@ -362,20 +369,7 @@ func (c *promCollector) Collect(ch chan<- prometheus.Metric) {
 		return ks, vs, true
 	}
 	for _, s := range sinks {
-		s.mu.Lock()
-		cs := make([]*counterVal, 0, len(s.counters))
-		for _, v := range s.counters {
-			cs = append(cs, v)
-		}
-		gs := make([]*gaugeVal, 0, len(s.gauges))
-		for _, v := range s.gauges {
-			gs = append(gs, v)
-		}
-		ts := make([]*timerVal, 0, len(s.timers))
-		for _, v := range s.timers {
-			ts = append(ts, v)
-		}
-		s.mu.Unlock()
+		cs, gs, ts := s.series()
 		for _, v := range cs {
 			if ks, vs, good := ok(v.series); good {
 				m, err := prometheus.NewConstMetric(prometheus.NewDesc(v.name, "Benthos counter.", ks, nil), prometheus.CounterValue, float64(v.v.Load()), vs...)
