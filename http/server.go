@@ -132,7 +132,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) requestContext(c *gin.Context) (context.Context, context.CancelFunc) {
 	d := s.opts.Config.Server.RequestTimeout.Std()
 	if d <= 0 {
-		d = 30 * time.Second
+		d = config.Default().Server.RequestTimeout.Std()
 	}
 	return context.WithTimeout(c.Request.Context(), d)
 }
