@@ -33,12 +33,12 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		}, []string{"namespace", "topic"}),
 		appendTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "weir_partition_append_fsync_seconds",
-			Help:    "Time of one group-commit write including its fsync.",
+			Help:    "Time from the write of the first batch of a group commit to the end of the sync that made it durable.",
 			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16),
 		}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "weir_partition_batch_events",
-			Help:    "Events written by one group-commit write (one fsync).",
+			Help:    "Events made durable by one group commit (one sync).",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
 		}),
 		endOffset: prometheus.NewGaugeVec(prometheus.GaugeOpts{

@@ -21,6 +21,9 @@ import (
 const (
 	batchMaxEvents = 1000
 	batchMaxBytes  = 1 << 20
+	// writeAheadBytes is how much a partition lets queue up before writing
+	// it while a sync is under way (see writer.writeNowLocked).
+	writeAheadBytes = 64 << 10
 	// fetchMaxEvents/fetchMaxBytes bound one read by the partition actor so
 	// a big read never holds the mailbox for long.
 	fetchMaxEvents = 1000

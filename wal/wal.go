@@ -1,6 +1,8 @@
 // Package wal is one partition's durable log: an append-only sequence of
 // checksummed records on top of github.com/tidwall/wal, with request-atomic
-// appends (one fsync per call), open-time tail repair, a sparse time index,
+// appends (Append: one write and one sync; or Write now and Commit later, so
+// that a writer can write the next batch while the previous one syncs),
+// open-time tail repair, a sparse time index,
 // truncate-all with monotonic offsets, retention, and a small offset store for
 // consumer groups.
 //
@@ -9,8 +11,10 @@
 // safe for concurrent use (one mutex), because tidwall/wal panics on concurrent
 // reads of old segments.
 //
-// What it must never do: acknowledge (return nil from Append) before the
-// records are fsynced, reuse an offset, return a record whose checksum does not
+// What it must never do: acknowledge (return nil from Append or Commit)
+// before the records are synced, let a reader see a record that is not yet
+// synced (a crash could take it back and its offset be reused), reuse an
+// offset, return a record whose checksum does not
 // match, or keep writing through a tidwall instance after a write or sync
 // error (its in-memory state is then wrong; the instance is poisoned and must
 // be reopened, which repairs the tail).
@@ -25,6 +29,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 	tidwal "github.com/tidwall/wal"
@@ -152,12 +157,27 @@ type Log struct {
 	poisoned error // first write/sync failure, nil while healthy
 
 	first, next uint64 // tidwall indexes: first retained, next to write
-	lastTS      int64
-	segs        []segment // oldest first; the last one is being written
-	index       timeIndex
+	// durable is the tidwall index after the last committed record:
+	// readers see [first, durable) only, so nobody reads (and hands to a
+	// consumer) a record that a crash could still take back and whose
+	// offset would then be reused.
+	durable atomic.Uint64 // advanced by Commit without mu (see Commit)
+	lastTS  int64
+	segs    []segment // oldest first; the last one is being written
+	index   timeIndex
 
 	batch   tidwal.Batch
 	scratch []byte
+
+	// cmu guards what Commit touches, so that a Commit never waits for a
+	// Write (which holds mu for its whole write): the tail descriptors
+	// and the sync failure. Lock order: mu, then cmu.
+	cmu        sync.Mutex
+	tail       *tailFile   // our descriptor of the segment being written
+	retired    []*tailFile // earlier tails still referenced by uncommitted writes
+	tailClosed bool        // Close closed the descriptors
+	syncErr    error       // the first failed Commit sync
+	syncFailed atomic.Bool // syncErr != nil, for usable without cmu
 
 	// syncHook, when set (tests only), runs after every successful tidwall
 	// write or sync; an error it returns is treated as that write or sync
@@ -180,7 +200,11 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("wal: repair %s: %w: %w", dir, config.ErrStorage, err)
 	}
 	tw, err := tidwal.Open(dir, &tidwal.Options{
-		NoSync:           opts.NoSync,
+		// Commit syncs the tail segment itself, through its own file
+		// descriptor and outside tidwall's lock, so that the next batch can
+		// be written while this one is being synced (see Write). tidwall
+		// still fsyncs every segment it seals (cycle), whatever NoSync says.
+		NoSync:           true,
 		SegmentSize:      opts.SegmentSize,
 		LogFormat:        tidwal.Binary,
 		SegmentCacheSize: 2,
@@ -196,6 +220,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err := l.load(); err != nil {
 		_ = tw.Close()
 		_ = l.index.close()
+		_ = l.closeTails()
 		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
 	}
 	return l, nil
@@ -212,6 +237,7 @@ func (l *Log) load() error {
 		return storageErr(err)
 	}
 	l.first, l.next = first, last+1
+	l.durable.Store(l.next) // synced by openTail below before anyone reads
 	// tidwall may just have created the first segment file or finished a
 	// crashed truncation by renaming a START file; neither is durable until
 	// the directory itself is synced.
@@ -224,6 +250,9 @@ func (l *Log) load() error {
 	if len(l.segs) == 0 || l.segs[0].start != l.first {
 		return fmt.Errorf("%w: segment files do not match the log's first index %d", ErrCorrupt, l.first)
 	}
+	if err := l.openTail(); err != nil {
+		return err
+	}
 	if l.next > l.first {
 		m, err := l.readMeta(l.next - 1)
 		if err != nil {
@@ -234,21 +263,41 @@ func (l *Log) load() error {
 	return l.loadIndex()
 }
 
-// Append writes the records of every request with ONE tidwall WriteBatch,
-// which is one fsync (unless Options.NoSync), and returns the offset of the
-// first record of the first request; the others follow consecutively, in
-// order. Each request is atomic across crashes: after a crash either all of
-// its records are in the log or none are. Empty requests are skipped; with
-// no records at all Append writes nothing and returns NextOffset.
+// Append writes the records of every request with ONE tidwall WriteBatch
+// and makes them durable with one sync before it returns (Write, then
+// Commit), and returns the offset of the first record of the first request;
+// the others follow consecutively, in order. Each request is atomic across
+// crashes: after a crash either all of its records are in the log or none
+// are. Empty requests are skipped; with no records at all Append writes
+// nothing and returns NextOffset.
 //
 // A failed write or sync poisons the Log: the error satisfies
 // errors.Is(err, ErrPoisoned), nothing of this call is acknowledged, and
 // every later call returns ErrPoisoned until the Log is reopened.
 func (l *Log) Append(reqs ...[]Record) (first int64, err error) {
+	first, p, err := l.Write(reqs...)
+	if err != nil {
+		return 0, err
+	}
+	if err := l.Commit(p); err != nil {
+		return 0, err
+	}
+	return first, nil
+}
+
+// Write is the first half of Append: it writes the records of every request
+// with ONE tidwall WriteBatch into the segment files, without syncing, and
+// returns the offset of the first record and the Pending write to Commit.
+// The records are not durable, and not visible to readers, until Commit
+// returns nil. Write may be called again before the previous Pending is
+// committed (that is the point: one batch is written while the previous one
+// is being synced); Commit the Pendings in the order Write returned them.
+// Failures poison the Log as in Append.
+func (l *Log) Write(reqs ...[]Record) (first int64, p Pending, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {
-		return 0, err
+		return 0, Pending{}, err
 	}
 	l.batch.Clear()
 	idx := l.next
@@ -275,7 +324,7 @@ func (l *Log) Append(reqs ...[]Record) (first int64, err error) {
 		}
 	}
 	if idx == l.next {
-		return int64(l.next - 1), nil
+		return int64(l.next - 1), Pending{}, nil
 	}
 	err = l.tw.WriteBatch(&l.batch)
 	if err == nil && l.syncHook != nil {
@@ -283,14 +332,18 @@ func (l *Log) Append(reqs ...[]Record) (first int64, err error) {
 	}
 	if err != nil {
 		l.index.entries = l.index.entries[:indexMark]
-		return 0, l.poison("append", err)
+		return 0, Pending{}, l.poison("append", err)
 	}
 	if len(l.segs) != segCount {
-		// tidwall created segment files during the batch. Their directory
-		// entries are not durable until the directory is synced, and the
-		// records in them are acknowledged when we return, so sync it now.
+		// tidwall created segment files during the batch (and fsynced each
+		// segment it sealed). Their directory entries are not durable until
+		// the directory is synced, so sync it now; the new tail gets our
+		// own descriptor for Commit.
 		if err := l.confirmRoll(); err != nil {
-			return 0, l.poison("append: sync directory after segment roll", err)
+			return 0, Pending{}, l.poison("append: sync directory after segment roll", err)
+		}
+		if err := l.openTail(); err != nil {
+			return 0, Pending{}, l.poison("append: open new tail segment", err)
 		}
 		// Sealed segments' index entries go to the file now (once per
 		// segment, not per Append); a failure only costs a rebuild at Open.
@@ -301,7 +354,11 @@ func (l *Log) Append(reqs ...[]Record) (first int64, err error) {
 	first = int64(l.next - 1)
 	l.next = idx
 	l.lastTS = lastTS
-	return first, nil
+	l.cmu.Lock()
+	t := l.tail
+	t.users++
+	l.cmu.Unlock()
+	return first, Pending{tail: t, next: idx}, nil
 }
 
 // beforeFirstWrite mirrors tidwall's check at the start of a non-empty
@@ -372,16 +429,17 @@ func (l *Log) Fetch(from int64, maxEvents, maxBytes int) ([]Entry, error) {
 	if from >= int64(l.first) { // from+1 > first, without overflowing
 		idx = uint64(from) + 1
 	}
-	if idx >= l.next {
+	durable := l.durable.Load()
+	if idx >= durable {
 		return nil, nil
 	}
-	out := make([]Entry, 0, min(uint64(maxEvents), l.next-idx, 1024))
+	out := make([]Entry, 0, min(uint64(maxEvents), durable-idx, 1024))
 	size, kb := 0, 0
 	// First pass: validate and decode with keys and bodies aliasing the
 	// segment cache. tidwall does not change loaded segment memory (the
 	// tail only grows, and we hold the lock), so the views stay valid
 	// even if reading on evicts their segment from the cache.
-	for ; idx < l.next && len(out) < maxEvents; idx++ {
+	for ; idx < durable && len(out) < maxEvents; idx++ {
 		data, err := l.tw.Read(idx)
 		if err == nil && len(out) > 0 && size+len(data) > maxBytes {
 			break
@@ -420,8 +478,8 @@ func (l *Log) Read(offset int64) (Entry, error) {
 	if err := l.usable(); err != nil {
 		return Entry{}, err
 	}
-	if offset < int64(l.first)-1 || offset >= int64(l.next)-1 {
-		return Entry{}, fmt.Errorf("%w: %d not in [%d, %d)", ErrOutOfRange, offset, l.first-1, l.next-1)
+	if durable := l.durable.Load(); offset < int64(l.first)-1 || offset >= int64(durable)-1 {
+		return Entry{}, fmt.Errorf("%w: %d not in [%d, %d)", ErrOutOfRange, offset, l.first-1, durable-1)
 	}
 	data, err := l.tw.Read(uint64(offset) + 1)
 	if err != nil {
@@ -442,11 +500,12 @@ func (l *Log) FirstOffset() int64 {
 	return int64(l.first - 1)
 }
 
-// NextOffset is the offset the next appended record gets.
+// NextOffset is the offset after the last durable record: the offset the
+// next appended record gets, unless a Write is waiting for its Commit.
 func (l *Log) NextOffset() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return int64(l.next - 1)
+	return int64(l.durable.Load() - 1)
 }
 
 // LastTimestamp is the newest record's timestamp, 0 if the log is empty.
@@ -481,7 +540,8 @@ func (l *Log) OffsetForTime(ts int64) (int64, error) {
 	if e, ok := l.index.lastBefore(ts); ok && uint64(e.off)+1 > idx {
 		idx = uint64(e.off) + 1
 	}
-	for ; idx < l.next; idx++ {
+	durable := l.durable.Load()
+	for ; idx < durable; idx++ {
 		m, err := l.readMeta(idx)
 		if err != nil {
 			return 0, err
@@ -490,7 +550,7 @@ func (l *Log) OffsetForTime(ts int64) (int64, error) {
 			return int64(idx - 1), nil
 		}
 	}
-	return int64(l.next - 1), nil
+	return int64(durable - 1), nil
 }
 
 // TruncateAll removes every record. NextOffset does not change, also across
@@ -524,6 +584,9 @@ func (l *Log) truncateFront(cut uint64, segIdx int) error {
 		// emptied it (AllowEmpty).
 		l.segs = []segment{{start: cut}}
 		l.lastTS = 0
+		// The removed records include any written but not yet committed;
+		// their Commit can only confirm an empty range now.
+		l.durable.Store(cut) // Commit only raises it, never past l.next
 	} else {
 		l.segs = slices.Clone(l.segs[segIdx:])
 	}
@@ -532,6 +595,13 @@ func (l *Log) truncateFront(cut uint64, segIdx int) error {
 	// we report the records gone.
 	if err := syncDir(l.dir); err != nil {
 		return l.poison("truncate: sync directory", err)
+	}
+	if cut == l.next {
+		// tidwall replaced the tail file (a new inode): Commit must sync the
+		// new one.
+		if err := l.openTail(); err != nil {
+			return l.poison("truncate: open new tail segment", err)
+		}
 	}
 	l.index.pruneBefore(int64(cut - 1))
 	if err := l.index.rewrite(); err != nil {
@@ -640,15 +710,16 @@ func (l *Log) Close() error {
 		return ErrClosed
 	}
 	l.closed = true
-	if l.poisoned == nil {
+	poisoned := l.poisoned != nil || l.syncFailed.Load()
+	if !poisoned {
 		// The unsealed tail's entries; a poisoned log's memory may be
 		// ahead of its files, so its index is left for Open to rebuild.
 		if err := l.index.persistBefore(int64(l.next)); err != nil {
 			l.log.Warn().Err(err).Str("dir", l.dir).Msg("wal: time index not written; it is rebuilt at the next open")
 		}
 	}
-	err := errors.Join(l.tw.Close(), l.index.close())
-	if l.poisoned != nil || err == nil {
+	err := errors.Join(l.tw.Close(), l.index.close(), l.closeTails())
+	if poisoned || err == nil {
 		return nil
 	}
 	return fmt.Errorf("wal: close %s: %w: %w", l.dir, config.ErrStorage, err)
@@ -662,6 +733,12 @@ func (l *Log) usable() error {
 	}
 	if l.poisoned != nil {
 		return fmt.Errorf("%w (%w)", ErrPoisoned, l.poisoned)
+	}
+	if l.syncFailed.Load() {
+		l.cmu.Lock()
+		err := l.syncErr
+		l.cmu.Unlock()
+		return fmt.Errorf("%w (%w)", ErrPoisoned, err)
 	}
 	return nil
 }
