@@ -35,6 +35,30 @@ func (e *Engine) JoinGroup(ctx context.Context, req config.JoinRequest) (config.
 		}
 	}
 	req.Topics = topics
+	for attempt := 1; ; attempt++ {
+		res, err := e.joinOnce(ctx, req)
+		if err == nil || !req.CreateTopics || !errors.Is(err, config.ErrTopicNotFound) {
+			return res, err
+		}
+		// A topic this join creates was deleted between being resolved
+		// (created) and the join: resolve it again. A join that keeps
+		// losing that race gets a retryable error, not "no such topic"
+		// for a topic it was asked to create.
+		if attempt == joinAttempts || ctx.Err() != nil {
+			return config.JoinResult{}, fmt.Errorf("%w: a topic of the join was deleted while joining, %d times: %v",
+				config.ErrUnavailable, attempt, err)
+		}
+	}
+}
+
+// joinAttempts bounds how often a topic-creating join starts over after
+// its topic was deleted under it.
+const joinAttempts = 5
+
+// joinOnce resolves (creating if asked) the topics, measures the start
+// offsets and asks the manager to join.
+func (e *Engine) joinOnce(ctx context.Context, req config.JoinRequest) (config.JoinResult, error) {
+	topics := req.Topics
 	tr, err := ask[*topicsResp](ctx, e, &resolveTopicsReq{NS: req.Namespace, Topics: topics, Create: req.CreateTopics}, "join: resolve topics")
 	if err != nil {
 		return config.JoinResult{}, err
