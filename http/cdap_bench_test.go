@@ -130,13 +130,20 @@ func BenchmarkCDAPSend(b *testing.B) {
 }
 
 // BenchmarkCDAPBatchText: text/plain batches of 1 KiB lines in 1 MiB bodies
-// (1024 events each), from 4 concurrent clients (one per partition).
+// (1024 events each) into a stream of 4 partitions, from 4 concurrent
+// clients (about one request in flight per partition, so each partition
+// writes and syncs one body at a time) and from 16 (several per partition:
+// one body is written while the previous ones sync).
 func BenchmarkCDAPBatchText(b *testing.B) {
-	ts := benchServer(b)
 	line := append(bytes.Repeat([]byte("y"), 1023), '\n')
 	body := bytes.Repeat(line, 1024)
-	url := ts.URL + D + "/streams/bench/batch"
-	runClients(b, 4, 1024, 1024*1023, func(c *http.Client) error { return cdapPost(c, url, "text/plain", body) })
+	for _, clients := range []int{4, 16} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			ts := benchServer(b)
+			url := ts.URL + D + "/streams/bench/batch"
+			runClients(b, clients, 1024, 1024*1023, func(c *http.Client) error { return cdapPost(c, url, "text/plain", body) })
+		})
+	}
 }
 
 // groupCommitFile is the baseline's durability: requests queue their bytes,
