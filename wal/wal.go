@@ -168,6 +168,7 @@ type Log struct {
 
 	batch   tidwal.Batch
 	scratch []byte
+	sealed  sealedReader // sequential reads of sealed segments
 
 	// cmu guards what Commit touches, so that a Commit never waits for a
 	// Write (which holds mu for its whole write): the tail descriptors
@@ -435,11 +436,45 @@ func (l *Log) Fetch(from int64, maxEvents, maxBytes int) ([]Entry, error) {
 	}
 	out := make([]Entry, 0, min(uint64(maxEvents), durable-idx, 1024))
 	size, kb := 0, 0
-	// First pass: validate and decode with keys and bodies aliasing the
-	// segment cache. tidwall does not change loaded segment memory (the
-	// tail only grows, and we hold the lock), so the views stay valid
-	// even if reading on evicts their segment from the cache.
-	for ; idx < durable && len(out) < maxEvents; idx++ {
+	// First pass: validate and decode with keys and bodies aliasing what
+	// was read. Runs of entries in sealed segments whose file position is
+	// known (a segment start, or where an earlier fetch stopped) come
+	// straight from the file through the sealed reader, into an arena that
+	// no later read of this fetch overwrites; the rest comes from tidwall,
+	// which does not change loaded segment memory (the tail only grows,
+	// and we hold the lock), so its views stay valid even if reading on
+	// evicts their segment from the cache.
+	arena := l.sealed.buf[:0]
+	defer func() { l.sealed.buf = arena[:0] }()
+	for idx < durable && len(out) < maxEvents {
+		if seg := l.sealedSegment(idx); seg >= 0 {
+			budget := maxBytes - size
+			views, grown, ok := l.sealed.entries(l, seg, idx, min(maxEvents-len(out), int(min(durable-idx, uint64(maxEvents)))), budget, len(out) == 0, arena)
+			if ok {
+				arena = grown
+				if len(views) == 0 {
+					break // the next entry does not fit the byte budget
+				}
+				bad := false
+				for _, data := range views {
+					rec, _, err := decodeRecordView(data)
+					if err != nil {
+						// Not what tidwall would give back: go on through
+						// tidwall from here, which reports real damage.
+						l.sealed.forget()
+						bad = true
+						break
+					}
+					out = append(out, Entry{Offset: int64(idx - 1), Record: rec})
+					size += len(data)
+					kb += len(rec.Key) + len(rec.Body)
+					idx++
+				}
+				if !bad {
+					continue
+				}
+			}
+		}
 		data, err := l.tw.Read(idx)
 		if err == nil && len(out) > 0 && size+len(data) > maxBytes {
 			break
@@ -457,8 +492,15 @@ func (l *Log) Fetch(from int64, maxEvents, maxBytes int) ([]Entry, error) {
 		out = append(out, Entry{Offset: int64(idx - 1), Record: rec})
 		size += len(data)
 		kb += len(rec.Key) + len(rec.Body)
+		idx++
 	}
-	// Second pass: copy every key and body into one exact buffer.
+	return copyOut(out, kb), nil
+}
+
+// copyOut is Fetch's second pass: it copies every key and body (kb bytes
+// in all) into one exact buffer, so that nothing returned aliases tidwall's
+// segment cache or the sealed reader's buffer.
+func copyOut(out []Entry, kb int) []Entry {
 	buf := make([]byte, 0, kb)
 	for i := range out {
 		r := &out[i].Record
@@ -467,7 +509,7 @@ func (l *Log) Fetch(from int64, maxEvents, maxBytes int) ([]Entry, error) {
 		buf = append(buf, r.Body...)
 		r.Key, r.Body = splitKeyBody(buf[start:len(buf):len(buf)], keyLen)
 	}
-	return out, nil
+	return out
 }
 
 // Read returns the entry at offset, or ErrOutOfRange if offset is outside
@@ -591,6 +633,7 @@ func (l *Log) truncateFront(cut uint64, segIdx int) error {
 		l.segs = slices.Clone(l.segs[segIdx:])
 	}
 	l.first = cut
+	l.sealed.forget()
 	// The segment deletions and the START rename must reach the disk before
 	// we report the records gone.
 	if err := syncDir(l.dir); err != nil {
@@ -718,6 +761,7 @@ func (l *Log) Close() error {
 			l.log.Warn().Err(err).Str("dir", l.dir).Msg("wal: time index not written; it is rebuilt at the next open")
 		}
 	}
+	l.sealed.close()
 	err := errors.Join(l.tw.Close(), l.index.close(), l.closeTails())
 	if poisoned || err == nil {
 		return nil
