@@ -132,6 +132,9 @@ func (l *Log) Commit(ps ...Pending) error {
 	if err == nil && l.syncHook != nil {
 		err = l.syncHook()
 	}
+	if err == nil {
+		err = l.opts.Faults.sync()
+	}
 	if l.tailClosed {
 		return ErrClosed
 	}

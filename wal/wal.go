@@ -95,6 +95,8 @@ type Options struct {
 	MaxBytes int64
 	// Logger receives repair reports and poisoning events.
 	Logger zerolog.Logger
+	// Faults, when set, injects storage failures (tests only).
+	Faults *Faults
 }
 
 // DefaultOptions returns the production settings: 8 MiB segments, an fsync
