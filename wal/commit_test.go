@@ -2,6 +2,7 @@ package wal
 
 import (
 	"errors"
+	"os"
 	"slices"
 	"testing"
 )
@@ -157,4 +158,41 @@ func TestEmptyWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkLog(t, l, 0, slices.Concat(request(0, 2, 100, 30)))
+}
+
+// TestOpenLogDescriptors: an open Log holds two file descriptors, tidwall's
+// on the tail segment and ours for syncing it (the time index is opened
+// only to append), plus one while sealed segments are being read.
+func TestOpenLogDescriptors(t *testing.T) {
+	if _, err := os.ReadDir("/proc/self/fd"); err != nil {
+		t.Skip("no /proc/self/fd here")
+	}
+	count := func() int {
+		es, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(es)
+	}
+	opts := testOptions(t)
+	before := count()
+	l := mustOpen(t, t.TempDir(), opts)
+	for i := 0; i < 40; i++ {
+		mustAppend(t, l, request(i, 1, int64(100+i), 300)) // several segment rolls
+	}
+	if got := count() - before; got != 2 {
+		t.Fatalf("an open log holds %d descriptors, want 2", got)
+	}
+	if _, err := l.Fetch(0, 3, 0); err != nil { // from a sealed segment
+		t.Fatal(err)
+	}
+	if got := count() - before; got != 3 {
+		t.Fatalf("after a sealed read the log holds %d descriptors, want 3", got)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := count() - before; got != 0 {
+		t.Fatalf("a closed log holds %d descriptors", got)
+	}
 }

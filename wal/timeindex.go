@@ -49,11 +49,13 @@ type indexEntry struct {
 }
 
 // timeIndex holds the entries in memory (offsets strictly increasing,
-// timestamps non-decreasing) and an append handle on the file, which holds
-// the first persisted of them.
+// timestamps non-decreasing); the file holds the first persisted of them.
+// The file is opened only to append (once per sealed segment, and at
+// Close), not kept open: an open log already holds tidwall's segment and
+// our tail descriptor, and thousands of partitions are thousands of them.
 type timeIndex struct {
 	path      string
-	f         *os.File
+	ready     bool // the file was (re)written and may be appended to
 	entries   []indexEntry
 	persisted int
 	buf       []byte
@@ -85,7 +87,7 @@ func (ix *timeIndex) persistBefore(off int64) error {
 	for end < len(ix.entries) && ix.entries[end].off < off {
 		end++
 	}
-	if end == ix.persisted || ix.f == nil {
+	if end == ix.persisted || !ix.ready {
 		return nil
 	}
 	ix.buf = ix.buf[:0]
@@ -96,7 +98,15 @@ func (ix *timeIndex) persistBefore(off int64) error {
 	// entry would only add entries the reader never reaches, and Open
 	// rebuilds whatever is missing.
 	ix.persisted = end
-	if _, err := ix.f.Write(ix.buf); err != nil {
+	f, err := os.OpenFile(ix.path, os.O_WRONLY|os.O_APPEND, filePerms)
+	if err != nil {
+		return fmt.Errorf("%w: open time index: %w", config.ErrStorage, err)
+	}
+	_, err = f.Write(ix.buf)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("%w: write time index: %w", config.ErrStorage, err)
 	}
 	return nil
@@ -109,7 +119,7 @@ func (ix *timeIndex) pruneBefore(off int64) {
 }
 
 // rewrite replaces the file with the in-memory entries (temp file, fsync,
-// rename) and reopens the append handle. The rename is not followed by a
+// rename) and lets persistBefore append to it. The rename is not followed by a
 // directory sync on purpose: if it is lost, Open filters the old file's
 // entries against the log and gets the same result.
 func (ix *timeIndex) rewrite() error {
@@ -134,22 +144,15 @@ func (ix *timeIndex) rewrite() error {
 	if err := syncDir(filepath.Dir(ix.path)); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(ix.path, os.O_WRONLY|os.O_APPEND, filePerms)
-	if err != nil {
-		return fmt.Errorf("%w: %w", config.ErrStorage, err)
-	}
-	ix.f = f
+	ix.ready = true
 	ix.persisted = len(ix.entries)
 	return nil
 }
 
+// close stops appends to the file (nothing is held open between them).
 func (ix *timeIndex) close() error {
-	if ix.f == nil {
-		return nil
-	}
-	err := ix.f.Close()
-	ix.f = nil
-	return err
+	ix.ready = false
+	return nil
 }
 
 func appendIndexEntry(dst []byte, e indexEntry) []byte {
