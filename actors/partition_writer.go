@@ -57,7 +57,7 @@ type writer struct {
 	queued, handled uint64
 	stop            bool  // exit once the queue is empty and every batch answered
 	exiting         bool  // the writer returned; the syncer follows
-	err             error // the write error that poisoned the log; nothing more is written
+	err             error // the write or sync error that poisoned the log; nothing more is written
 	done, syncDone  chan struct{}
 }
 
@@ -341,11 +341,13 @@ func (w *writer) answered(f *flight) {
 	w.mu.Unlock()
 }
 
-// failed handles a write error: the log is poisoned (tidwall/wal's
-// in-memory state may no longer match the disk), so the batch and
-// everything queued are refused, later enqueues are refused, and the actor
-// is told; it closes the log and fails, so the supervisor rebuilds it and
-// Started reopens (repairs) the log.
+// failed handles a write or sync error: the log is poisoned (tidwall/wal's
+// in-memory state may no longer match the disk), so batch (nil when the
+// error came from a sync, whose batches answer has refused) and everything
+// queued are refused, later enqueues are refused, and the actor is told;
+// it closes the log and fails, so the supervisor rebuilds it and Started
+// reopens (repairs) the log. Batches already written behind the failure
+// are refused by their own syncs, which fail on the poisoned log.
 func (w *writer) failed(batch []*appendReq, err error) {
 	werr := fmt.Errorf("%w: append to %s: %v", config.ErrStorage, w.what, err)
 	for _, r := range batch {
