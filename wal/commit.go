@@ -129,11 +129,8 @@ func (l *Log) Commit(ps ...Pending) error {
 			l.release(p.tail)
 		}
 	}
-	if err == nil && l.syncHook != nil {
-		err = l.syncHook()
-	}
 	if err == nil {
-		err = l.opts.Faults.sync()
+		err = l.opts.Faults.after(true)
 	}
 	if l.tailClosed {
 		return ErrClosed

@@ -82,7 +82,8 @@ func TestCommitFailurePoisonsLaterCommits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l.syncHook, _ = failOnce()
+		l.opts.Faults = &Faults{}
+		l.opts.Faults.FailSyncs(1)
 		if err := l.Commit(a); !errors.Is(err, ErrPoisoned) {
 			t.Fatalf("Commit with failing sync: %v, want ErrPoisoned", err)
 		}

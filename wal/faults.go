@@ -12,12 +12,23 @@ import (
 // Options.Faults nil.
 type Faults struct {
 	mu        sync.Mutex
-	failSyncs int
+	failNext  int // any operation: write, sync, truncate, Commit sync
+	failSyncs int // Commit syncs only
 	synced    int
 }
 
 // ErrInjected is what an injected failure returns.
 var ErrInjected = errors.New("wal: injected fault: fdatasync: input/output error")
+
+// FailNext makes the next n storage operations fail, whatever they are: a
+// tidwall write (Write, Append), a tidwall sync (Sync), a truncation, or a
+// Commit sync. Each fails after the real operation ran, as an error the
+// device reported would.
+func (f *Faults) FailNext(n int) {
+	f.mu.Lock()
+	f.failNext = n
+	f.mu.Unlock()
+}
 
 // FailSyncs makes the next n Commit syncs fail (after the real sync ran, as
 // a device error reported by the sync would).
@@ -34,16 +45,24 @@ func (f *Faults) Syncs() int {
 	return f.synced
 }
 
-// sync is called after each Commit sync.
-func (f *Faults) sync() error {
+// after is called after each storage operation that succeeded; commit
+// says whether it was a Commit sync. A non-nil error is to be treated as
+// that operation's.
+func (f *Faults) after(commit bool) error {
 	if f == nil {
 		return nil
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.synced++
-	if f.failSyncs > 0 {
-		f.failSyncs--
+	if commit {
+		f.synced++
+		if f.failSyncs > 0 {
+			f.failSyncs--
+			return ErrInjected
+		}
+	}
+	if f.failNext > 0 {
+		f.failNext--
 		return ErrInjected
 	}
 	return nil

@@ -95,7 +95,8 @@ type Options struct {
 	MaxBytes int64
 	// Logger receives repair reports and poisoning events.
 	Logger zerolog.Logger
-	// Faults, when set, injects storage failures (tests only).
+	// Faults, when set, injects storage failures (tests only; the only way
+	// to exercise poisoning and its recovery without a broken disk).
 	Faults *Faults
 }
 
@@ -181,12 +182,6 @@ type Log struct {
 	tailClosed bool        // Close closed the descriptors
 	syncErr    error       // the first failed Commit sync
 	syncFailed atomic.Bool // syncErr != nil, for usable without cmu
-
-	// syncHook, when set (tests only), runs after every successful tidwall
-	// write or sync; an error it returns is treated as that write or sync
-	// failing, which is the only way to exercise poisoning without a broken
-	// disk.
-	syncHook func() error
 }
 
 // Open opens (creating if needed) the log in dir. Before tidwall/wal sees the
@@ -330,8 +325,8 @@ func (l *Log) Write(reqs ...[]Record) (first int64, p Pending, err error) {
 		return int64(l.next - 1), Pending{}, nil
 	}
 	err = l.tw.WriteBatch(&l.batch)
-	if err == nil && l.syncHook != nil {
-		err = l.syncHook()
+	if err == nil {
+		err = l.opts.Faults.after(false)
 	}
 	if err != nil {
 		l.index.entries = l.index.entries[:indexMark]
@@ -617,8 +612,8 @@ func (l *Log) truncateFront(cut uint64, segIdx int) error {
 		return nil
 	}
 	err := l.tw.TruncateFront(cut)
-	if err == nil && l.syncHook != nil {
-		err = l.syncHook()
+	if err == nil {
+		err = l.opts.Faults.after(false)
 	}
 	if err != nil {
 		return l.poison("truncate", err)
@@ -736,8 +731,8 @@ func (l *Log) Sync() error {
 		return err
 	}
 	err := l.tw.Sync()
-	if err == nil && l.syncHook != nil {
-		err = l.syncHook()
+	if err == nil {
+		err = l.opts.Faults.after(false)
 	}
 	if err != nil {
 		return l.poison("sync", err)

@@ -670,7 +670,8 @@ func TestRetentionMaxBytes(t *testing.T) {
 	})
 }
 
-// failOnce returns a syncHook that fails its first call and counts calls.
+// failOnce returns an OffsetStore syncHook that fails its first call and
+// counts calls.
 func failOnce() (hook func() error, calls *int) {
 	n := 0
 	return func() error {
@@ -692,7 +693,8 @@ func TestPoisoned(t *testing.T) {
 				mustAppend(t, l, acked)
 				failed := request(5, 3, 101, 30)
 
-				l.syncHook, _ = failOnce()
+				l.opts.Faults = &Faults{}
+				l.opts.Faults.FailNext(1)
 				var err error
 				switch op {
 				case "append":
