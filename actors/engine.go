@@ -315,15 +315,28 @@ func askPID[T any](ctx context.Context, e *Engine, pid *actor.PID, msg any, what
 	if err != nil {
 		return zero, err
 	}
+	// A request to a topic incarnation that stops before answering (its
+	// partitions drop their queued messages when stopped) would wait for its
+	// whole timeout; the incarnation's gone channel ends the wait instead.
+	var gone chan struct{}
+	if g, ok := e.sh.topicGone.Load(pid.Id); ok {
+		gone = g.(chan struct{})
+	}
 	f := e.system.Root.RequestFuture(pid, msg, d)
 	var res any
-	if ctx.Done() == nil {
+	if ctx.Done() == nil && gone == nil {
 		res, err = f.Result()
 	} else {
 		ch := make(chan struct{})
 		go func() { res, err = f.Result(); close(ch) }()
 		select {
 		case <-ch:
+		case <-gone:
+			select {
+			case <-ch: // it answered before it stopped
+			default:
+				return zero, mapActorErr(actor.ErrDeadLetter, what)
+			}
 		case <-ctx.Done():
 			return zero, mapActorErr(ctx.Err(), what)
 		}

@@ -37,11 +37,12 @@ func (e *Engine) JoinGroup(ctx context.Context, req config.JoinRequest) (config.
 	req.Topics = topics
 	for attempt := 1; ; attempt++ {
 		res, err := e.joinOnce(ctx, req)
-		if err == nil || !req.CreateTopics || !errors.Is(err, config.ErrTopicNotFound) {
+		if err == nil || !req.CreateTopics || !(errors.Is(err, config.ErrTopicNotFound) || errors.Is(err, errStopped)) {
 			return res, err
 		}
 		// A topic this join creates was deleted between being resolved
-		// (created) and the join: resolve it again. A join that keeps
+		// (created) and the join, or while its partitions were asked for
+		// their offsets: resolve it again. A join that keeps
 		// losing that race gets a retryable error, not "no such topic"
 		// for a topic it was asked to create.
 		if attempt == joinAttempts || ctx.Err() != nil {
