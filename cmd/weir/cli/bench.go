@@ -203,12 +203,24 @@ func RunBench(ctx context.Context, o BenchOptions) (BenchReport, error) {
 // payload builds one event of exactly size bytes: a JSON object with the
 // send time in ns, so PolarStreams splices it back verbatim on poll.
 func payload(size int, sent time.Time, client, seq int) []byte {
-	head := fmt.Sprintf(`{"t":%d,"c":%d,"s":%d,"p":"`, sent.UnixNano(), client, seq)
-	pad := size - len(head) - 2
-	buf := make([]byte, 0, size)
-	buf = append(buf, head...)
-	buf = append(buf, bytes.Repeat([]byte{'x'}, max(pad, 0))...)
-	return append(buf, '"', '}')
+	return appendPayload(make([]byte, 0, size), size, sent, client, seq)
+}
+
+// appendPayload appends payload's event to dst, without allocating when
+// dst has room: producers build a whole request body this way.
+func appendPayload(dst []byte, size int, sent time.Time, client, seq int) []byte {
+	start := len(dst)
+	dst = append(dst, `{"t":`...)
+	dst = strconv.AppendInt(dst, sent.UnixNano(), 10)
+	dst = append(dst, `,"c":`...)
+	dst = strconv.AppendInt(dst, int64(client), 10)
+	dst = append(dst, `,"s":`...)
+	dst = strconv.AppendInt(dst, int64(seq), 10)
+	dst = append(dst, `,"p":"`...)
+	for pad := size - (len(dst) - start) - 2; pad > 0; pad-- {
+		dst = append(dst, 'x')
+	}
+	return append(dst, '"', '}')
 }
 
 // produce runs o.Clients producers for o.Duration and returns the elapsed
@@ -233,7 +245,7 @@ func (b *benchRun) producer(ctx context.Context, client int, start time.Time) {
 	var samples []time.Duration
 	defer func() { b.addSamples(samples) }()
 	perClient := float64(b.o.Rate) / float64(b.o.Clients)
-	var body bytes.Buffer
+	var body []byte
 	sent := 0
 	for seq := 0; ctx.Err() == nil; seq++ {
 		if perClient > 0 {
@@ -248,13 +260,13 @@ func (b *benchRun) producer(ctx context.Context, client int, start time.Time) {
 				}
 			}
 		}
-		body.Reset()
+		body = body[:0]
 		now := time.Now()
 		for i := 0; i < b.o.Batch; i++ {
-			body.Write(payload(b.o.Size, now, client, seq*b.o.Batch+i))
-			body.WriteByte('\n')
+			body = appendPayload(body, b.o.Size, now, client, seq*b.o.Batch+i)
+			body = append(body, '\n')
 		}
-		r := request{method: http.MethodPost, path: "/v1/topic/" + seg(b.o.Topic) + "/messages", body: bytes.NewReader(body.Bytes()), contentType: "application/x-ndjson"}
+		r := request{method: http.MethodPost, path: "/v1/topic/" + seg(b.o.Topic) + "/messages", body: bytes.NewReader(body), contentType: "application/x-ndjson"}
 		if b.o.Keys > 0 {
 			r.query = url.Values{"partitionKey": {"key-" + strconv.Itoa((client+seq*b.o.Clients)%b.o.Keys)}}
 		}
@@ -373,29 +385,29 @@ func (b *benchRun) poller(ctx context.Context, c consumer, e2e *e2eState, start 
 			continue
 		}
 		idle = 0
-		var items []pollItem
-		if err := json.Unmarshal(body, &items); err != nil {
-			b.fail(fmt.Errorf("poll answer: %v", err))
+		var events, size int64
+		err = eachPollValue(body, func(v []byte) {
+			events++
+			size += int64(len(v))
+			if e2e == nil {
+				return
+			}
+			var p struct {
+				T int64 `json:"t"`
+			}
+			if json.Unmarshal(v, &p) == nil && p.T > 0 {
+				samples = append(samples, now.Sub(time.Unix(0, p.T)))
+			}
+		})
+		if err != nil {
+			b.fail(err)
 			continue
 		}
 		if e2e == nil {
 			samples = append(samples, now.Sub(t0))
+			b.bytes.Add(size)
 		}
-		for _, it := range items {
-			for _, v := range it.Values {
-				b.consumed.Add(1)
-				if e2e == nil {
-					b.bytes.Add(int64(len(v)))
-					continue
-				}
-				var p struct {
-					T int64 `json:"t"`
-				}
-				if json.Unmarshal(v, &p) == nil && p.T > 0 {
-					samples = append(samples, now.Sub(time.Unix(0, p.T)))
-				}
-			}
-		}
+		b.consumed.Add(events)
 		last.Store(int64(now.Sub(start)))
 		if e2e != nil && e2e.producersDone.Load() && b.consumed.Load() >= b.events.Load() {
 			return

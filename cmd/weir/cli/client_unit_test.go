@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -123,5 +125,38 @@ func TestHumanBytes(t *testing.T) {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestReadBody reads answers with a Content-Length into one buffer of that
+// size, chunked answers whole, and reports an answer cut short.
+func TestReadBody(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		length int64 // -1: chunked
+		body   string
+		cut    bool
+	}{
+		{"sized", 11, "hello world", false},
+		{"empty", 0, "", false},
+		{"chunked", -1, strings.Repeat("x", 70000), false},
+		{"cut short", 20, "only ten b", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := &http.Response{ContentLength: tc.length, Body: io.NopCloser(strings.NewReader(tc.body))}
+			got, err := readBody(resp)
+			if tc.cut {
+				if err == nil {
+					t.Fatalf("no error for an answer shorter than its Content-Length (got %q)", got)
+				}
+				return
+			}
+			if err != nil || string(got) != tc.body {
+				t.Fatalf("got %q, %v; want %q", got, err, tc.body)
+			}
+			if tc.length >= 0 && int64(cap(got)) != tc.length {
+				t.Fatalf("buffer of %d bytes for a %d-byte answer", cap(got), tc.length)
+			}
+		})
 	}
 }
