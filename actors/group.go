@@ -69,6 +69,9 @@ type group struct {
 	durableVer uint64
 	saving     bool
 	commitWait []*pollState
+	// commitAcks are explicit commits waiting for their version to be
+	// durable; they share the background saves with the auto-commits.
+	commitAcks []commitAck
 	// storeGen counts store opens: an open reloads committed from disk,
 	// dropping in-memory changes a poll may still wait on (commitGen).
 	storeGen uint64
@@ -110,6 +113,13 @@ type pollState struct {
 	// handed is what the answer gave out, so an abandoned answer can be
 	// taken back (onAbandon).
 	handed []handedRange
+}
+
+// commitAck is an explicit commit to answer once version ver of the
+// committed offsets is durable (gen: storeGen when it was made).
+type commitAck struct {
+	ver, gen uint64
+	to       *actor.PID
 }
 
 // handedRange is the offsets [from, to) of one partition a poll handed out.
@@ -302,9 +312,11 @@ func (g *group) stop(ctx actor.Context) {
 		close(g.stopTick)
 		g.stopTick = nil
 	}
+	stopping := fmt.Errorf("%w: group %s/%s is stopping", config.ErrUnavailable, g.ns, g.name)
 	for _, ps := range g.pollList() {
-		g.finishPoll(ctx, ps, fmt.Errorf("%w: group %s/%s is stopping", config.ErrUnavailable, g.ns, g.name))
+		g.finishPoll(ctx, ps, stopping)
 	}
+	g.answerCommits(ctx, stopping)
 	if g.store != nil {
 		if err := g.store.Close(); err != nil {
 			g.log.Error().Err(err).Msg("closing offset store failed")
@@ -566,13 +578,11 @@ func (g *group) onCommit(ctx actor.Context, m *commitReq) {
 		return
 	}
 	mem.lastActive = time.Now()
-	var err error
-	if len(m.Offsets) == 0 {
-		err = g.commitDelivered(mem)
-	} else {
+	update := func() bool { return g.applyDelivered(mem) }
+	if len(m.Offsets) > 0 {
 		// Explicit offsets count only for partitions the member owns now:
 		// a partition that moved belongs to its new owner's progress.
-		err = g.persist(func() bool {
+		update = func() bool {
 			changed := false
 			for _, o := range m.Offsets {
 				meta, ok := g.topics[o.Topic]
@@ -586,13 +596,53 @@ func (g *group) onCommit(ctx actor.Context, m *commitReq) {
 				}
 			}
 			return changed
-		})
+		}
 	}
-	if err != nil {
-		ctx.Respond(&failure{err: err})
+	if g.store == nil {
+		// The store must be reopened first (persist does it, and saves).
+		if err := g.persist(update); err != nil {
+			ctx.Respond(&failure{err: err})
+			return
+		}
+		ctx.Respond(&okResp{})
 		return
 	}
-	ctx.Respond(&okResp{})
+	// Like a poll's auto-commit, the commit is saved off the actor and
+	// answered once durable, so the group goes on serving its members
+	// during the fsync and commits arriving meanwhile share the next one.
+	// Changes still in flight count too: the answer must not overtake a
+	// commit it depends on.
+	if update() {
+		g.ver++
+	}
+	if g.durableVer >= g.ver {
+		ctx.Respond(&okResp{})
+		return
+	}
+	if to := ctx.Sender(); to != nil {
+		g.commitAcks = append(g.commitAcks, commitAck{ver: g.ver, gen: g.storeGen, to: to})
+	}
+	g.startSave(ctx)
+}
+
+// answerCommits answers the explicit commits now durable, or fails them
+// all with err (a failed save: the offsets were reloaded from disk, or
+// will be at the next open, without them).
+func (g *group) answerCommits(ctx actor.Context, err error) {
+	acks := g.commitAcks
+	g.commitAcks = nil
+	for _, a := range acks {
+		switch {
+		case err != nil:
+			ctx.Send(a.to, &failure{err: err})
+		case a.gen != g.storeGen || g.store == nil:
+			ctx.Send(a.to, &failure{err: fmt.Errorf("%w: offsets of group %s/%s were reloaded before this commit was saved", config.ErrStorage, g.ns, g.name)})
+		case a.ver <= g.durableVer:
+			ctx.Send(a.to, &okResp{})
+		default:
+			g.commitAcks = append(g.commitAcks, a)
+		}
+	}
 }
 
 func (g *group) onPoll(ctx actor.Context, m *pollReq) {
@@ -720,6 +770,7 @@ func (g *group) onOffsetsSaved(ctx actor.Context, m *offsetsSaved) {
 			g.commitWait = append(g.commitWait, ps)
 		}
 	}
+	g.answerCommits(ctx, err)
 	if g.store == nil && len(g.commitWait) > 0 {
 		// A failed synchronous save closed the store: nothing saves the
 		// rest, and reopening reloads the offsets without their commits.

@@ -451,3 +451,90 @@ func TestGroupCommitFailedSaveRedelivers(t *testing.T) {
 		}
 	}
 }
+
+// Explicit commits are saved off the group actor too: with the background
+// save held, two members' commits are in memory but neither answers, while
+// the group keeps serving (describe, another member's poll); released,
+// both answer after at most two saves and a restart finds them. A failing
+// save fails the commit with a storage error and leaves the offsets as
+// they are on disk.
+func TestGroupExplicitCommitDurableBeforeAnswer(t *testing.T) {
+	dir := t.TempDir()
+	e := startEngine(t, testConfig(dir))
+	for _, m := range []string{"m0", "m1"} {
+		join(t, e, "g", m, config.StartEarliest, "t")
+	}
+	produceEach(t, e, "t", 8, "a") // two per partition
+	for _, m := range []string{"m0", "m1"} {
+		if got := bodies(poll(t, e, m, false)); len(got) != 4 {
+			t.Fatalf("%s poll got %v", m, got)
+		}
+	}
+	gate := make(chan struct{})
+	var saves atomic.Int32
+	offsetSaveHook = func() error {
+		saves.Add(1)
+		<-gate
+		return nil
+	}
+	t.Cleanup(func() { offsetSaveHook = nil })
+	errs := make(chan error, 2)
+	for _, m := range []string{"m0", "m1"} {
+		go func() { errs <- e.Commit(tctx(t), "default", m, nil) }()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		gi, err := e.DescribeGroup(tctx(t), "default", "g") // served while the save is held
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := len(gi.Partitions) == 4
+		for _, p := range gi.Partitions {
+			all = all && p.Committed == 2
+		}
+		if all {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("commits not applied: %+v", gi.Partitions)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case err := <-errs:
+		t.Fatalf("a commit answered (%v) before it was durable", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(gate)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("commit: %v", err)
+		}
+	}
+	if n := saves.Load(); n < 1 || n > 2 {
+		t.Fatalf("%d background saves for 2 commits, want 1 or 2", n)
+	}
+
+	// A failing save: the commit reports it, nothing changes on disk.
+	produceEach(t, e, "t", 4, "b")
+	if got := bodies(poll(t, e, "m0", false)); len(got) != 2 {
+		t.Fatalf("m0 poll got %v", got)
+	}
+	offsetSaveHook = func() error { return errors.New("disk full") }
+	if err := e.Commit(tctx(t), "default", "m0", nil); !errors.Is(err, config.ErrStorage) {
+		t.Fatalf("commit with a failing save: %v, want ErrStorage", err)
+	}
+	offsetSaveHook = nil
+	stopEngine(t, e)
+
+	e2 := startEngine(t, testConfig(dir))
+	gi, err := e2.DescribeGroup(tctx(t), "default", "g")
+	if err != nil || len(gi.Partitions) != 4 {
+		t.Fatalf("describe = %+v, %v", gi, err)
+	}
+	for _, p := range gi.Partitions {
+		if p.Committed != 2 {
+			t.Fatalf("after restart %+v: want committed 2 (the first commits, not the failed one)", p)
+		}
+	}
+}
