@@ -358,24 +358,7 @@ func TestGroupCommitSharedAndDurableBeforeAnswer(t *testing.T) {
 		}()
 	}
 	// Every poll has committed its first answer in memory.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		gi, err := e.DescribeGroup(tctx(t), "default", "g")
-		if err != nil {
-			t.Fatal(err)
-		}
-		all := len(gi.Partitions) == 4
-		for _, p := range gi.Partitions {
-			all = all && p.Committed == 2
-		}
-		if all {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("commits not applied: %+v", gi.Partitions)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitCommitted(t, e, "g", 4, 2)
 	select {
 	case a := <-answers:
 		t.Fatalf("%s answered (%v) before its commit was durable", a.member, a.err)
@@ -482,24 +465,7 @@ func TestGroupExplicitCommitDurableBeforeAnswer(t *testing.T) {
 	for _, m := range []string{"m0", "m1"} {
 		go func() { errs <- e.Commit(tctx(t), "default", m, nil) }()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		gi, err := e.DescribeGroup(tctx(t), "default", "g") // served while the save is held
-		if err != nil {
-			t.Fatal(err)
-		}
-		all := len(gi.Partitions) == 4
-		for _, p := range gi.Partitions {
-			all = all && p.Committed == 2
-		}
-		if all {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("commits not applied: %+v", gi.Partitions)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitCommitted(t, e, "g", 4, 2) // describe is served while the save is held
 	select {
 	case err := <-errs:
 		t.Fatalf("a commit answered (%v) before it was durable", err)
@@ -536,5 +502,29 @@ func TestGroupExplicitCommitDurableBeforeAnswer(t *testing.T) {
 		if p.Committed != 2 {
 			t.Fatalf("after restart %+v: want committed 2 (the first commits, not the failed one)", p)
 		}
+	}
+}
+
+// waitCommitted polls DescribeGroup until all of group's partitions (there
+// must be partitions of them) show committed == want in memory.
+func waitCommitted(t *testing.T, e *Engine, group string, partitions int, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		gi, err := e.DescribeGroup(tctx(t), "default", group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := len(gi.Partitions) == partitions
+		for _, p := range gi.Partitions {
+			all = all && p.Committed == want
+		}
+		if all {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("commits not applied: %+v", gi.Partitions)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

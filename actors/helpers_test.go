@@ -71,3 +71,23 @@ func mustProduce(t testing.TB, e *Engine, req config.ProduceRequest) config.Prod
 	}
 	return r
 }
+
+// deleteLoop deletes ns/topic over and over in a goroutine until the
+// returned stop is called (which waits for the loop to end): a test races
+// its requests against the topic vanishing.
+func deleteLoop(e *Engine, ctx context.Context, ns, topic string) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			_ = e.DeleteTopic(ctx, ns, topic)
+		}
+	}()
+	return func() { close(quit); <-done }
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/weirflow/weir/config"
@@ -19,20 +18,7 @@ import (
 func TestJoinCreatingTopicRacesDelete(t *testing.T) {
 	e := startEngine(t, testConfig(t.TempDir()))
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_ = e.DeleteTopic(ctx, "default", "racy")
-		}
-	}()
+	stopDeleting := deleteLoop(e, ctx, "default", "racy")
 	var failures []error
 	for i := 0; i < 50; i++ {
 		_, err := e.JoinGroup(ctx, config.JoinRequest{Namespace: "default", Group: "g", Member: fmt.Sprintf("m%d", i),
@@ -41,8 +27,7 @@ func TestJoinCreatingTopicRacesDelete(t *testing.T) {
 			failures = append(failures, err)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stopDeleting()
 	for _, err := range failures {
 		t.Errorf("join racing a delete: %v (want success or a retryable ErrUnavailable)", err)
 	}

@@ -45,19 +45,7 @@ func TestDeleteNamespaceWithLiveGroupIsPrompt(t *testing.T) {
 func TestProduceRacingDeleteIsAnswered(t *testing.T) {
 	e := startEngine(t, testConfig(t.TempDir()))
 	ctx := tctx(t)
-	stop := make(chan struct{})
-	deleted := make(chan struct{})
-	go func() {
-		defer close(deleted)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_ = e.DeleteTopic(ctx, "default", "t")
-		}
-	}()
+	stopDeleting := deleteLoop(e, ctx, "default", "t")
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for w := 0; w < 8; w++ {
@@ -76,8 +64,7 @@ func TestProduceRacingDeleteIsAnswered(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	<-deleted
+	stopDeleting()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
