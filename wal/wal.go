@@ -300,6 +300,9 @@ func (l *Log) Write(reqs ...[]Record) (first int64, p Pending, err error) {
 	l.batch.Clear()
 	idx := l.next
 	segCount := len(l.segs)
+	// What this batch adds to the segment tidwall is writing now (not to
+	// segments it rolls to), so that its buffer can be sized once (tailbuf.go).
+	tailSize := l.segs[segCount-1].size
 	// New index entries go straight into memory and are taken back if the
 	// write fails.
 	indexMark := len(l.index.entries)
@@ -324,6 +327,7 @@ func (l *Log) Write(reqs ...[]Record) (first int64, p Pending, err error) {
 	if idx == l.next {
 		return int64(l.next - 1), Pending{}, nil
 	}
+	l.reserveTail(tailSize, int(l.segs[segCount-1].size-tailSize))
 	err = l.tw.WriteBatch(&l.batch)
 	if err == nil {
 		err = l.opts.Faults.after(false)
