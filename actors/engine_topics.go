@@ -224,7 +224,10 @@ func (e *Engine) DeleteTopic(ctx context.Context, ns, topic string) error {
 }
 
 // Produce appends one request atomically to one partition and answers
-// after it is fsynced.
+// after it is fsynced. The messages' bytes are not copied on the way: once
+// Produce returned nil nothing reads them again (the caller may reuse the
+// buffers), but after an error, a timeout above all, the request may still
+// be queued in its partition and written later, so they must stay intact.
 func (e *Engine) Produce(ctx context.Context, req config.ProduceRequest) (config.ProduceResult, error) {
 	if err := e.enter(); err != nil {
 		return config.ProduceResult{}, err

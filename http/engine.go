@@ -22,6 +22,8 @@ type Engine interface {
 	TruncateTopic(ctx context.Context, ns, topic string) error
 	DeleteTopic(ctx context.Context, ns, topic string) error
 
+	// Produce reads the messages' bytes until it returns nil and never
+	// after; after an error it may (the request can still be written).
 	Produce(ctx context.Context, req config.ProduceRequest) (config.ProduceResult, error)
 	ProduceAsync(ctx context.Context, req config.ProduceRequest) error
 	ReadRange(ctx context.Context, ns, topic string, fromMicros, toMicros int64, limit int) ([]config.Event, error)

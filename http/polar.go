@@ -292,6 +292,8 @@ func (s *Server) polarProduce(c *gin.Context) {
 		polarError(c, s.log, err, polarInternal)
 		return
 	}
+	// Acknowledged: the events are in the log and nothing reads body again.
+	recycleBody(body)
 	polarText(c, http.StatusOK, "OK")
 }
 
@@ -312,7 +314,7 @@ func readLimitedBody(r *http.Request, limit int64) (body []byte, ok, unread bool
 	case r.ContentLength > limit:
 		return nil, false, true
 	case r.ContentLength > 0:
-		body := make([]byte, r.ContentLength)
+		body := takeBody(int(r.ContentLength))
 		if _, err := io.ReadFull(r.Body, body); err != nil {
 			return nil, false, true
 		}

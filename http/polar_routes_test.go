@@ -2,6 +2,7 @@ package http
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,6 +49,12 @@ func (e *recordingEngine) Ready() bool { e.mu.Lock(); defer e.mu.Unlock(); retur
 func (e *recordingEngine) Produce(_ context.Context, req config.ProduceRequest) (config.ProduceResult, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// Keep copies, as the real engine keeps its log's: after a success the
+	// caller may reuse the bodies' buffers (Engine.Produce).
+	req.Messages = slices.Clone(req.Messages)
+	for i := range req.Messages {
+		req.Messages[i].Body = bytes.Clone(req.Messages[i].Body)
+	}
 	e.produced = append(e.produced, req)
 	return config.ProduceResult{Count: len(req.Messages)}, e.err
 }
