@@ -2,9 +2,11 @@ package actors
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +31,9 @@ func TestInvalidNamesBuildNoPath(t *testing.T) {
 		checks["delete"] = e.DeleteTopic(ctx, "default", bt)
 		checks["truncate"] = e.TruncateTopic(ctx, "default", bt)
 		_, checks["join"] = e.JoinGroup(ctx, config.JoinRequest{Namespace: "default", Group: "g", Member: "m", Topics: []string{bt}, CreateTopics: true})
-		_, checks["join-group"] = e.JoinGroup(ctx, config.JoinRequest{Namespace: "default", Group: bt, Member: "m", Topics: []string{"ok"}, CreateTopics: true})
+		if config.ValidateGroup(bt) != nil { // group names are text; see below
+			_, checks["join-group"] = e.JoinGroup(ctx, config.JoinRequest{Namespace: "default", Group: bt, Member: "m", Topics: []string{"ok"}, CreateTopics: true})
+		}
 		for what, err := range checks {
 			if !errors.Is(err, config.ErrInvalidName) {
 				t.Errorf("%s with topic/group %q: %v, want ErrInvalidName", what, bt, err)
@@ -46,6 +50,26 @@ func TestInvalidNamesBuildNoPath(t *testing.T) {
 	}
 	if after := listTree(t, dir); strings.Join(before, "\n") != strings.Join(after, "\n") {
 		t.Fatalf("invalid names changed the data directory:\nbefore %v\nafter  %v", before, after)
+	}
+	// Group names that would be dangerous as paths are valid group names:
+	// a group's directory is named by its id, so they land in groups/ only.
+	for i, g := range []string{".", "..", "../x", "a/b", "a\\b", "sp ace"} {
+		member := fmt.Sprintf("m%d", i)
+		if _, err := e.JoinGroup(ctx, config.JoinRequest{Namespace: "default", Group: g, Member: member, Topics: []string{"ok"}, CreateTopics: true}); err != nil {
+			t.Fatalf("join group %q: %v", g, err)
+		}
+	}
+	for _, p := range listTree(t, dir) {
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || !(slices.Contains(before, p) || strings.HasPrefix(rel, "topics") || strings.HasPrefix(rel, "groups")) {
+			t.Errorf("joins made directory %s outside topics/ and groups/", p)
+		}
+		if rel == "groups" {
+			continue
+		}
+		if strings.HasPrefix(rel, "groups"+string(filepath.Separator)) && strings.Count(rel, string(filepath.Separator)) != 1 {
+			t.Errorf("group directory %s is not one level under groups/", p)
+		}
 	}
 }
 

@@ -1,9 +1,15 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
-// MaxNameLen is the longest namespace, topic or group name in bytes. Names
-// become directory names, and 255 bytes is the common file-name limit.
+// MaxNameLen is the longest namespace, topic or group name in bytes.
+// Namespace and topic names become directory names, and 255 bytes is the
+// common file-name limit; groups share the bound.
 const MaxNameLen = 255
 
 // DefaultNamespace always exists and cannot be deleted.
@@ -26,10 +32,15 @@ func ValidateTopic(topic string) error {
 	return nil
 }
 
-// ValidateGroup checks a consumer-group name; the rule is the topic rule.
+// ValidateGroup checks a consumer-group name: 1-255 bytes of UTF-8 text
+// without control characters. A group's files are named by its id, never
+// by its name, so a group may be called anything printable, as Kafka and
+// PolarStreams group ids may ("orders service", "team:billing", "日本").
+// Control characters are refused because names go into logs and metric
+// labels verbatim.
 func ValidateGroup(group string) error {
-	if !validName(group, true) || group == "." || group == ".." {
-		return fmt.Errorf("%w: group %q must be 1-%d characters of [A-Za-z0-9._-] and not . or ..", ErrInvalidName, group, MaxNameLen)
+	if len(group) == 0 || len(group) > MaxNameLen || !utf8.ValidString(group) || strings.ContainsFunc(group, unicode.IsControl) {
+		return fmt.Errorf("%w: group %q must be 1-%d bytes of UTF-8 text without control characters", ErrInvalidName, group, MaxNameLen)
 	}
 	return nil
 }

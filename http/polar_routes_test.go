@@ -389,10 +389,22 @@ func TestPolarRegisterValidation(t *testing.T) {
 	for _, q := range []string{"consumerId=c&topic=a%2Fb", "consumerId=c&topic=ok&topic=..", "consumerId=c&topic=a%20b&group=bad%20group"} {
 		do(t, "POST", reg+q, "", nil).expect(t, 400, polarPlain, polarInvalidTopic)
 	}
-	do(t, "POST", reg+"consumerId=c&topic=t&group=..", "", nil).expect(t, 400, polarPlain, polarBadGroup)
+	// Group names are text, not file names: only control characters,
+	// invalid UTF-8 and more than 255 bytes are refused.
+	for _, g := range []string{"%00", "a%0Ab", "%FF", strings.Repeat("g", 256)} {
+		do(t, "POST", reg+"consumerId=c&topic=t&group="+g, "", nil).expect(t, 400, polarPlain, polarBadGroup)
+	}
 	if eng.calls() != 0 {
 		t.Fatal("a rejected register reached the engine")
 	}
+	for i, g := range []string{"..", "a%20b", "team:billing", "a%2Fb", "%E6%97%A5%E6%9C%AC", strings.Repeat("g", 255)} {
+		do(t, "PUT", reg+fmt.Sprintf("consumerId=n%d&topic=t&group=%s", i, g), "", nil).expect(t, 200, polarHTML, "OK")
+		want, _ := url.QueryUnescape(g)
+		if got := eng.joins[len(eng.joins)-1].Group; got != want {
+			t.Fatalf("group %s reached the engine as %q", g, got)
+		}
+	}
+	eng.joins = nil
 	do(t, "PUT", reg+"consumerId=c1&topic=b&topic=a&topic=b&onNewGroup=startFromEarliest", "", nil).expect(t, 200, polarHTML, "OK")
 	eng.join = config.JoinResult{AlreadyRegistered: true}
 	do(t, "POST", reg+"consumer_id=c2&group=g&group=h&topic=a", "", nil).expect(t, 200, polarHTML, "Already registered")
