@@ -26,9 +26,10 @@ func isNDJSON(contentType string) bool {
 
 // splitNDJSON returns the events of an NDJSON body: one per non-empty line,
 // in body order. "\n" and "\r\n" end a line and the "\r" of "\r\n" is never
-// part of an event; a last line without a newline still counts; a line of
-// spaces is not empty. The events alias body (no copies): the engine stores
-// them as they are.
+// part of an event; a last line without a newline still counts, and loses
+// one final "\r" too (a CRLF cut short; bufio.ScanLines, Python and Node
+// line readers drop it as well); a line of spaces is not empty. The events
+// alias body (no copies): the engine stores them as they are.
 func splitNDJSON(body []byte) [][]byte {
 	n := bytes.Count(body, []byte{'\n'}) + 1
 	events := make([][]byte, 0, n)
@@ -36,11 +37,11 @@ func splitNDJSON(body []byte) [][]byte {
 		line := body
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {
 			line, body = body[:i], body[i+1:]
-			if len(line) > 0 && line[len(line)-1] == '\r' {
-				line = line[:len(line)-1]
-			}
 		} else {
 			body = nil
+		}
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
 		}
 		if len(line) > 0 {
 			events = append(events, line[:len(line):len(line)])

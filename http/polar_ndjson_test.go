@@ -19,7 +19,9 @@ func TestSplitNDJSON(t *testing.T) {
 		{"spaces_are_not_empty", "  \n\t\n", []string{"  ", "\t"}},
 		{"inner_cr_kept", "a\rb\r\n", []string{"a\rb"}},
 		{"cr_only_at_end_of_line_removed_once", "a\r\r\n", []string{"a\r"}},
-		{"trailing_cr_without_newline_kept", "a\r", []string{"a\r"}},
+		{"trailing_cr_without_newline_dropped", "a\r", []string{"a"}},
+		{"last_line_cr_dropped_once", "a\r\nb\r\r", []string{"a", "b\r"}},
+		{"lone_cr_is_no_event", "\r", nil},
 		{"one_line", "x", []string{"x"}},
 		{"array_line", "[1,2]\n", []string{"[1,2]"}},
 	}
@@ -72,13 +74,11 @@ func FuzzSplitNDJSON(f *testing.F) {
 		for _, line := range bytes.Split(body, []byte{'\n'}) {
 			want = append(want, line)
 		}
-		// Reference: split on \n, strip one \r from lines that were followed
-		// by \n, drop empties.
+		// Reference: split on \n, strip one \r from every line (the last one
+		// too: a CRLF cut short), drop empties.
 		var ref [][]byte
-		for i, line := range want {
-			if i < len(want)-1 {
-				line = bytes.TrimSuffix(line, []byte{'\r'})
-			}
+		for _, line := range want {
+			line = bytes.TrimSuffix(line, []byte{'\r'})
 			if len(line) > 0 {
 				ref = append(ref, line)
 			}
