@@ -194,15 +194,22 @@ func (g *group) Receive(ctx actor.Context) {
 			g.finishPoll(ctx, ps, nil)
 		}
 	case *releasePollsReq:
+		// The engine is stopping: a poll waiting for data gets the answer
+		// every request gets while weir drains (503 over PolarStreams), so
+		// its client backs off instead of polling a closed listener at once.
 		g.releasing = true
 		for _, ps := range g.pollList() {
 			if ps.parked {
-				g.finishPoll(ctx, ps, nil)
+				g.finishPoll(ctx, ps, errReleased)
 			}
 		}
 		ctx.Respond(&okResp{})
 	}
 }
+
+// errReleased answers a poll that would wait for data while the engine
+// stops.
+var errReleased = fmt.Errorf("%w: engine is stopping", config.ErrUnavailable)
 
 func (g *group) start(ctx actor.Context) {
 	g.openStore()
@@ -904,7 +911,11 @@ func (g *group) completeFetch(ctx actor.Context, ps *pollState) {
 			g.finishPoll(ctx, ps, readErr)
 			return
 		}
-		if ps.req.Wait > 0 && time.Now().Before(ps.deadline) && !g.releasing {
+		if ps.req.Wait > 0 && time.Now().Before(ps.deadline) {
+			if g.releasing {
+				g.finishPoll(ctx, ps, errReleased)
+				return
+			}
 			g.park(ctx, ps, mem)
 			return
 		}
