@@ -626,6 +626,14 @@ func TestStreamsConformance(t *testing.T) {
 			t.Fatalf("lints %q", l)
 		}
 		wantE200(t, call(t, "POST", u+"/streams/wbad?chilled=true", "input:\n  weir:\n    topic: t1\n    wat: 1\noutput:\n  drop: {}\n"))
+		// A topic name weir refuses is not a lint error: the stream is
+		// created and reports not connected (3k "Both").
+		wantE200(t, call(t, "POST", u+"/streams/wname", "input:\n  weir:\n    topic: 'bad topic/../x'\noutput:\n  drop: {}\n"))
+		eventually(t, 5*time.Second, "wname not connected", func() bool {
+			r := call(t, "GET", u+"/ready", "")
+			return r.code == 503 && strings.Contains(r.body, "wname")
+		})
+		wantE200(t, call(t, "DELETE", u+"/streams/wname?timeout=1s", ""))
 	})
 	t.Run("60 stream endpoint", func(t *testing.T) {
 		wantE200(t, call(t, "POST", u+"/streams/hook", "input:\n  http_server:\n    path: /post\noutput:\n  weir:\n    topic: hooked\n"))

@@ -255,3 +255,30 @@ func (o countOutput) Write(_ context.Context, m *service.Message) error {
 	return nil
 }
 func (countOutput) Close(context.Context) error { return nil }
+
+// A name weir refuses (spec 3k) does not fail the stream's creation: the
+// component stays not connected, as with a namespace that does not exist.
+func TestWeirRefusedNamesNotConnected(t *testing.T) {
+	for _, tc := range []struct{ name, cfg string }{
+		{"input topic", "input:\n  weir:\n    topic: 'bad topic/../x'\noutput:\n  drop: {}\n"},
+		{"input group", "input:\n  weir:\n    topic: t\n    group: \"g\\u0001\"\noutput:\n  drop: {}\n"},
+		{"input namespace", "input:\n  weir:\n    topic: t\n    namespace: a-b\noutput:\n  drop: {}\n"},
+		{"output topic", "input:\n  generate:\n    interval: 10ms\n    mapping: root = 1\noutput:\n  weir:\n    topic: 'a b'\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeTopics()
+			env := newTestEnv(t, f)
+			r := startStream(t, env, "s", tc.cfg)
+			// Connect is retried with a backoff; the stream is never ready.
+			time.Sleep(200 * time.Millisecond)
+			if r.Ready() {
+				t.Fatal("ready with a name weir refuses")
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if len(f.produced) != 0 {
+				t.Fatalf("produced %d requests to a refused name", len(f.produced))
+			}
+		})
+	}
+}

@@ -48,7 +48,8 @@ committed offsets survive stream updates and weir restarts. Without a group it r
 `+"`start_from`"+` and commits nothing.
 
 A missing topic is waited for: the input reports "not connected" (the stream shows in `+"`/ready`"+`) and
-retries until the topic exists.
+retries until the topic exists. A namespace, topic or group name that weir refuses is not an error at
+creation either: the input stays "not connected" and its log says why.
 
 ### Metadata
 
@@ -109,6 +110,7 @@ type weirInput struct {
 	group     string
 	member    string
 	startFrom config.StartFrom
+	nameErr   error // a name weir refuses: never connects
 
 	mu sync.Mutex
 	// group mode
@@ -147,6 +149,21 @@ type deliveredRange struct {
 	acked      bool
 }
 
+// validateNames checks a weir component's namespace, topic and (when set)
+// group by weir's naming rules.
+func validateNames(ns, topic, group string) error {
+	if err := config.ValidateNamespace(ns); err != nil {
+		return err
+	}
+	if err := config.ValidateTopic(topic); err != nil {
+		return err
+	}
+	if group != "" {
+		return config.ValidateGroup(group)
+	}
+	return nil
+}
+
 func (env *Environment) newWeirInput(conf *service.ParsedConfig, mgr *service.Resources) (*weirInput, error) {
 	in := &weirInput{topics: env.topics, log: env.log, stopc: make(chan struct{}), doneC: make(chan struct{})}
 	var err error
@@ -171,16 +188,11 @@ func (env *Environment) newWeirInput(conf *service.ParsedConfig, mgr *service.Re
 	default:
 		return nil, fmt.Errorf("start_from must be earliest or latest, got %q", sf)
 	}
-	if err := config.ValidateNamespace(in.ns); err != nil {
-		return nil, err
-	}
-	if err := config.ValidateTopic(in.topic); err != nil {
-		return nil, err
-	}
+	// Names weir refuses do not fail the stream's creation: like a topic
+	// that does not exist yet, they leave the input not connected (spec
+	// 3k), and Connect reports why on every retry.
+	in.nameErr = validateNames(in.ns, in.topic, in.group)
 	if in.group != "" {
-		if err := config.ValidateGroup(in.group); err != nil {
-			return nil, err
-		}
 		id := env.streamIdentity(mgr)
 		if id == "" {
 			id = newToken()
@@ -194,6 +206,9 @@ func (env *Environment) newWeirInput(conf *service.ParsedConfig, mgr *service.Re
 func (in *weirInput) Connect(ctx context.Context) error {
 	if in.topics == nil {
 		return errors.New("weir input: no engine attached")
+	}
+	if in.nameErr != nil {
+		return fmt.Errorf("weir input: %w", in.nameErr)
 	}
 	if in.group == "" {
 		return in.connectGroupless(ctx)

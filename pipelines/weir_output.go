@@ -3,6 +3,7 @@ package pipelines
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/benthosdev/benthos/v4/public/service"
@@ -26,7 +27,8 @@ keys starting with `+"`weir_`"+`.
 
 `+"`partition_key`"+` is stored as the event key and picks the partition with the same Murmur3 hash as
 PolarStreams' `+"`partitionKey`"+`; empty means weir's default round-robin placement. A namespace that
-does not exist makes the output report "not connected" and retry.`).
+does not exist makes the output report "not connected" and retry; so does a namespace or topic name
+that weir refuses (the log says why).`).
 		Field(service.NewStringField("topic").Description("The topic to produce to.")).
 		Field(service.NewStringField("namespace").Description("The topic's namespace.").Default(config.DefaultNamespace)).
 		Field(service.NewInterpolatedStringField("partition_key").
@@ -57,12 +59,8 @@ func (env *Environment) registerWeirOutput() error {
 			if out.key, err = conf.FieldInterpolatedString("partition_key"); err != nil {
 				return nil, pol, 0, err
 			}
-			if err := config.ValidateNamespace(out.ns); err != nil {
-				return nil, pol, 0, err
-			}
-			if err := config.ValidateTopic(out.topic); err != nil {
-				return nil, pol, 0, err
-			}
+			// Refused names leave the output not connected (see the input).
+			out.nameErr = validateNames(out.ns, out.topic, "")
 			n, err := conf.FieldMaxInFlight()
 			if err != nil {
 				return nil, pol, 0, err
@@ -78,11 +76,15 @@ type weirOutput struct {
 	topics    Topics
 	ns, topic string
 	key       *service.InterpolatedString
+	nameErr   error // a name weir refuses: never connects
 }
 
 func (o *weirOutput) Connect(ctx context.Context) error {
 	if o.topics == nil {
 		return errors.New("weir output: no engine attached")
+	}
+	if o.nameErr != nil {
+		return fmt.Errorf("weir output: %w", o.nameErr)
 	}
 	_, err := o.topics.GetNamespace(ctx, o.ns)
 	return err
