@@ -194,7 +194,7 @@ func bindAdminJSON(c *gin.Context, v any, optional bool) error {
 		return err
 	}
 	if err != nil {
-		return fmt.Errorf("%w: reading body: %v", config.ErrInvalidArgument, err)
+		return err // already ErrInvalidArgument (bodyReadError)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if optional {

@@ -14,8 +14,9 @@ import (
 // (inclusive); a longer one is config.ErrTooLarge, which every family maps
 // to its own 413. A declared Content-Length above the limit fails before
 // reading, and a chunked body is read to limit+1 bytes at most, so an
-// oversized body never costs more memory than the limit. Other errors are
-// the connection's read errors, left for the caller to classify.
+// oversized body never costs more memory than the limit. A body that
+// cannot be read (bad chunked framing, cut short) is the client's mistake:
+// bodyReadError.
 //
 // PolarStreams produce has its own reader (readLimitedBody): it must also
 // tell the caller whether unread bytes are left on the connection.
@@ -32,12 +33,20 @@ func readBodyLimit(r *http.Request, limit int64) ([]byte, error) {
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		return nil, err
+		return nil, bodyReadError(err)
 	}
 	if n > limit {
 		return nil, tooLarge(limit)
 	}
 	return buf.Bytes(), nil
+}
+
+// bodyReadError classifies a failure to read a request body (malformed
+// chunked framing, a body shorter than its Content-Length, a connection
+// closed mid-body) as the client's mistake: 400 in every API family, never
+// a 500 (spec cdap-streams 10a).
+func bodyReadError(err error) error {
+	return fmt.Errorf("%w: reading the request body: %v", config.ErrInvalidArgument, err)
 }
 
 func tooLarge(limit int64) error {

@@ -475,7 +475,11 @@ func (h *cdapHandler) putProperties(c *gin.Context) {
 // existsOr answers a request whose headers or body were bad: existence is
 // checked first (spec §1), so a missing stream still answers 404.
 func (h *cdapHandler) existsOr(c *gin.Context, ctx context.Context, ns, id string, err error) {
-	if _, gerr := h.engine().GetTopic(ctx, ns, id); gerr != nil {
+	// Not the request's own context: a client that sent a broken body and
+	// half-closed its connection has cancelled it already, but still reads
+	// the answer, which must be the 404 or the 400, not a 503. (Without a
+	// deadline the engine bounds the call by the request timeout.)
+	if _, gerr := h.engine().GetTopic(context.WithoutCancel(ctx), ns, id); gerr != nil {
 		h.failStream(c, ns, id, gerr)
 		return
 	}

@@ -98,7 +98,7 @@ func splitTextBatch(r io.Reader, limit, sizeHint int64, emit func(line []byte)) 
 			return nil
 		}
 		if err != nil {
-			return err
+			return bodyReadError(err)
 		}
 	}
 }

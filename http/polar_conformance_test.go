@@ -268,6 +268,13 @@ func pNDJSON(lines ...string) []byte {
 // pRawHTTP writes a raw request on a new connection and reads the answer.
 func pRawHTTP(t testing.TB, base, raw string) pReply {
 	t.Helper()
+	return rawHTTP(t, base, raw, false)
+}
+
+// rawHTTP is pRawHTTP; with halfClose it closes the connection's sending
+// side after the request (a client that gave up on its body).
+func rawHTTP(t testing.TB, base, raw string, halfClose bool) pReply {
+	t.Helper()
 	u, _ := url.Parse(base)
 	conn, err := net.Dial("tcp", u.Host)
 	if err != nil {
@@ -277,6 +284,11 @@ func pRawHTTP(t testing.TB, base, raw string) pReply {
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(conn, raw); err != nil {
 		t.Fatal(err)
+	}
+	if halfClose {
+		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
