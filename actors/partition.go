@@ -373,5 +373,10 @@ func (p *partition) onRetention(ctx actor.Context, m *partitionRetention) {
 	if removed > 0 {
 		p.log.Info().Int64("removed", removed).Int64("first_offset", p.wal.FirstOffset()).Msg("retention removed events")
 	}
+	// Housekeeping rides on the same periodic pass: a partition not written
+	// since the previous run gives back its tail buffer's reserved room.
+	if n := p.wal.ReleaseIdle(); n > 0 {
+		p.log.Debug().Int("bytes", n).Msg("released the idle tail's reserved memory")
+	}
 	ctx.Respond(&okResp{})
 }

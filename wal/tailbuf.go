@@ -116,3 +116,33 @@ func (l *Log) reserveTail(have int64, grow int) {
 	copy(b, *p)
 	*p = b
 }
+
+// ReleaseIdle gives back the room reserved in tidwall's tail buffer when
+// nothing was written since the previous call, and returns how many bytes
+// that freed. The reservation is for logs being written; without this a
+// log that received a few hundred KiB once would hold a whole segment for
+// as long as it stays open (many small topics would each keep several
+// segments' worth). Meant to run from a periodic housekeeping pass (the
+// partition actors call it on every retention run); a log written to
+// again is given its full buffer again at the next write past the floor.
+func (l *Log) ReleaseIdle() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	idle := l.next == l.idleMark
+	l.idleMark = l.next
+	if !idle || l.usable() != nil {
+		return 0
+	}
+	p := tailBuffer(l.tw)
+	if p == nil || int64(len(*p)) != l.segs[len(l.segs)-1].size {
+		return 0
+	}
+	spare := cap(*p) - len(*p)
+	if spare <= tailSlack {
+		return 0
+	}
+	b := make([]byte, len(*p))
+	copy(b, *p)
+	*p = b
+	return spare
+}

@@ -107,3 +107,51 @@ func TestTailBufferMismatchLeftAlone(t *testing.T) {
 		t.Fatalf("reserveTail with the right size left capacity %d", cap(*p))
 	}
 }
+
+// TestReleaseIdle: a log with a reserved tail gives the room back once a
+// whole housekeeping period passed without writes, keeps it while written
+// to, reserves again when writes resume, and loses no record either way.
+func TestReleaseIdle(t *testing.T) {
+	opts := testOptions(t)
+	opts.SegmentSize = 4 * tailGrowFloor
+	opts.IndexInterval = DefaultIndexInterval
+	l := mustOpen(t, t.TempDir(), opts)
+	var all []Record
+	write := func() {
+		req := request(len(all), 64, int64(len(all)+1), 1000)
+		mustAppend(t, l, req)
+		all = append(all, req...)
+	}
+	tailCap := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return cap(*tailBuffer(l.tw))
+	}
+	for i := 0; i < 3; i++ { // ~200 KiB: past the floor, one segment
+		write()
+	}
+	if tailCap() < opts.SegmentSize {
+		t.Fatalf("tail not reserved: capacity %d", tailCap())
+	}
+	if n := l.ReleaseIdle(); n != 0 {
+		t.Fatalf("released %d bytes of a log written since the last pass", n)
+	}
+	if n := l.ReleaseIdle(); n <= 0 {
+		t.Fatal("an idle log kept its reservation")
+	}
+	l.mu.Lock()
+	size := l.segs[len(l.segs)-1].size
+	l.mu.Unlock()
+	if c := tailCap(); int64(c) != size {
+		t.Fatalf("idle tail holds capacity %d for %d bytes", c, size)
+	}
+	checkLog(t, l, 0, all)
+	write()
+	if tailCap() < opts.SegmentSize {
+		t.Fatalf("tail not reserved again after writes resumed: capacity %d", tailCap())
+	}
+	if n := l.ReleaseIdle(); n != 0 {
+		t.Fatalf("released %d bytes right after a write", n)
+	}
+	checkLog(t, l, 0, all)
+}

@@ -170,9 +170,10 @@ type Log struct {
 	segs    []segment // oldest first; the last one is being written
 	index   timeIndex
 
-	batch   tidwal.Batch
-	scratch []byte
-	sealed  sealedReader // sequential reads of sealed segments
+	batch    tidwal.Batch
+	scratch  []byte
+	idleMark uint64       // l.next at the last ReleaseIdle
+	sealed   sealedReader // sequential reads of sealed segments
 
 	// cmu guards what Commit touches, so that a Commit never waits for a
 	// Write (which holds mu for its whole write): the tail descriptors
