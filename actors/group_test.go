@@ -337,14 +337,7 @@ func TestGroupCommitSharedAndDurableBeforeAnswer(t *testing.T) {
 	}
 	produceEach(t, e, "t", 4, "b") // one more per partition
 
-	gate := make(chan struct{})
-	var saves atomic.Int32
-	offsetSaveHook = func() error {
-		saves.Add(1)
-		<-gate
-		return nil
-	}
-	t.Cleanup(func() { offsetSaveHook = nil })
+	gate, saves := holdSaves(t)
 	type answer struct {
 		member string
 		res    config.PollResult
@@ -378,17 +371,7 @@ func TestGroupCommitSharedAndDurableBeforeAnswer(t *testing.T) {
 		t.Fatalf("%d background saves for 4 polls, want 1 or 2 (shared)", n)
 	}
 	stopEngine(t, e)
-
-	e2 := startEngine(t, testConfig(dir))
-	gi, err := e2.DescribeGroup(tctx(t), "default", "g")
-	if err != nil || len(gi.Partitions) != 4 {
-		t.Fatalf("describe = %+v, %v", gi, err)
-	}
-	for _, p := range gi.Partitions {
-		if p.Committed != 2 {
-			t.Fatalf("after restart %+v: want committed 2", p)
-		}
-	}
+	committedAfterRestart(t, dir, "g", 4, 2, "")
 }
 
 // A failed background save fails the polls it held with a storage error and
@@ -453,14 +436,7 @@ func TestGroupExplicitCommitDurableBeforeAnswer(t *testing.T) {
 			t.Fatalf("%s poll got %v", m, got)
 		}
 	}
-	gate := make(chan struct{})
-	var saves atomic.Int32
-	offsetSaveHook = func() error {
-		saves.Add(1)
-		<-gate
-		return nil
-	}
-	t.Cleanup(func() { offsetSaveHook = nil })
+	gate, saves := holdSaves(t)
 	errs := make(chan error, 2)
 	for _, m := range []string{"m0", "m1"} {
 		go func() { errs <- e.Commit(tctx(t), "default", m, nil) }()
@@ -492,15 +468,35 @@ func TestGroupExplicitCommitDurableBeforeAnswer(t *testing.T) {
 	}
 	offsetSaveHook = nil
 	stopEngine(t, e)
+	committedAfterRestart(t, dir, "g", 4, 2, " (the first commits, not the failed one)")
+}
 
-	e2 := startEngine(t, testConfig(dir))
-	gi, err := e2.DescribeGroup(tctx(t), "default", "g")
-	if err != nil || len(gi.Partitions) != 4 {
+// holdSaves makes every background offset save wait until gate is closed
+// and counts the saves.
+func holdSaves(t *testing.T) (gate chan struct{}, saves *atomic.Int32) {
+	gate, saves = make(chan struct{}), new(atomic.Int32)
+	offsetSaveHook = func() error {
+		saves.Add(1)
+		<-gate
+		return nil
+	}
+	t.Cleanup(func() { offsetSaveHook = nil })
+	return gate, saves
+}
+
+// committedAfterRestart starts an engine on dir (the previous one stopped)
+// and asserts that every one of group's partitions has committed offset
+// want; why is appended to the failure message.
+func committedAfterRestart(t *testing.T, dir, group string, partitions int, want int64, why string) {
+	t.Helper()
+	e := startEngine(t, testConfig(dir))
+	gi, err := e.DescribeGroup(tctx(t), "default", group)
+	if err != nil || len(gi.Partitions) != partitions {
 		t.Fatalf("describe = %+v, %v", gi, err)
 	}
 	for _, p := range gi.Partitions {
-		if p.Committed != 2 {
-			t.Fatalf("after restart %+v: want committed 2 (the first commits, not the failed one)", p)
+		if p.Committed != want {
+			t.Fatalf("after restart %+v: want committed %d%s", p, want, why)
 		}
 	}
 }
